@@ -1,0 +1,339 @@
+#!lua name=hookq
+--[[
+hookq's Redis function library (loaded with FUNCTION LOAD REPLACE by every
+process at start and again whenever Redis answers "Function not found").
+
+Every function touches only keys of one shard, all starting with the shard's
+tag "<prefix>:{<shard>}:" (passed as ARGV[1] and called `tag` below), so the
+library runs unchanged on Redis Cluster. Keys are documented in
+docs/redis-keys.md; the delivery lifecycle in docs/architecture.md.
+
+Stream entries carry: d = delivery id, e = endpoint id, k = event key,
+n = attempt number (1-based, global across resends), r = step within the
+current retry round (1-based; the round restarts on a manual resend).
+--]]
+
+local GROUP = 'workers'
+
+-- " p1 p2 " subscription string against an event type: exact, "prefix.*", "*".
+local function matches(sub, typ)
+  if string.find(sub, ' * ', 1, true) or string.find(sub, ' ' .. typ .. ' ', 1, true) then
+    return true
+  end
+  local pos = 1
+  while true do
+    local d = string.find(typ, '.', pos, true)
+    if not d then return false end
+    if string.find(sub, ' ' .. string.sub(typ, 1, d) .. '* ', 1, true) then return true end
+    pos = d + 1
+  end
+end
+
+-- Ends the event's claim on a delivery: when no delivery of the event is
+-- pending any more, the event (and its id index) expire after `keep` seconds.
+local function event_release(tag, evkey, keep)
+  if redis.call('HINCRBY', evkey, 'pend', -1) <= 0 then
+    redis.call('EXPIRE', evkey, keep)
+    local eid = redis.call('HGET', evkey, 'id')
+    if eid then redis.call('EXPIRE', tag .. 'eid:' .. eid, keep) end
+  end
+end
+
+--[[ hookq_publish: atomic fan-out of one event.
+KEYS: 1 event hash, 2 org endpoint set, 3 shard stream, 4 event-id index
+ARGV: 1 tag, 2 org, 3 event id, 4 type, 5 created_at text, 6 created_at ms,
+      7 data (canonical JSON), 8 now ms, 9 keep seconds (idempotency and
+      retention, >= 86400), 10 shard as 3 hex digits,
+      11 only this endpoint id ('' = every matching endpoint), 12 test flag
+Returns {'new'|'dup', deliveries} or {'noep', 0} when ARGV[11] is not an
+endpoint of the org. --]]
+local function publish(keys, args)
+  local evkey, eps, stream, eidx = keys[1], keys[2], keys[3], keys[4]
+  local tag, org, eid, typ = args[1], args[2], args[3], args[4]
+  local now, keep, sh, only = args[8], args[9], args[10], args[11] or ''
+  local prev = redis.call('HGET', evkey, 'n')
+  if prev then return {'dup', tonumber(prev)} end
+  local targets = {}
+  if only ~= '' then
+    if redis.call('SISMEMBER', eps, only) == 0 then return {'noep', 0} end
+    targets[1] = only
+  else
+    for _, epid in ipairs(redis.call('SMEMBERS', eps)) do
+      local f = redis.call('HMGET', tag .. 'ep:' .. epid, 'act', 'sub')
+      if f[1] == '1' and f[2] and matches(f[2], typ) then targets[#targets + 1] = epid end
+    end
+    table.sort(targets)
+  end
+  local dls = {}
+  for _, epid in ipairs(targets) do
+    local did = 'dlv_' .. string.sub(redis.sha1hex(org .. '\0' .. eid .. '\0' .. epid), 1, 21) .. sh
+    local sid = redis.call('XADD', stream, '*', 'd', did, 'e', epid, 'k', evkey, 'n', '1', 'r', '1')
+    redis.call('HSET', tag .. 'dlv:' .. did, 'ev', evkey, 'ep', epid, 'org', org, 'eid', eid,
+               'type', typ, 'st', 'pending', 'n', '0', 'r', '1', 'sid', sid,
+               'created', now, 'upd', now)
+    dls[#dls + 1] = did
+  end
+  redis.call('HSET', evkey, 'id', eid, 'org', org, 'type', typ, 'ca', args[5], 'ts', args[6],
+             'data', args[7], 'n', #targets, 'pend', #targets, 'dl', table.concat(dls, ' '),
+             'created', now, 'test', args[12] or '0')
+  redis.call('SADD', eidx, org)
+  redis.call('EXPIRE', eidx, keep)
+  if #targets == 0 then redis.call('EXPIRE', evkey, keep) end
+  redis.call('HINCRBY', tag .. 'stats', 'events', 1)
+  if #targets > 0 then redis.call('HINCRBY', tag .. 'stats', 'deliveries', #targets) end
+  return {'new', #targets}
+end
+
+--[[ hookq_load: what a worker needs to run a batch of claimed entries.
+KEYS: nev event hashes, then endpoint hashes
+ARGV: 1 nev, then one cached endpoint version per endpoint key ('0' = none)
+Returns one element per key: an event as {id, org, type, created_at, ts, data}
+or false; an endpoint as {ver, cfg or false when the cached ver is current,
+act, disabled reason or ''} or false when it no longer exists. --]]
+local function load(keys, args)
+  local nev = tonumber(args[1])
+  local out = {}
+  for i = 1, nev do
+    local f = redis.call('HMGET', keys[i], 'id', 'org', 'type', 'ca', 'ts', 'data')
+    if f[1] then out[i] = f else out[i] = false end
+  end
+  for i = nev + 1, #keys do
+    local f = redis.call('HMGET', keys[i], 'ver', 'act', 'dis_reason')
+    if f[1] then
+      local cfg = false
+      if f[1] ~= args[i - nev + 1] then cfg = redis.call('HGET', keys[i], 'cfg') end
+      out[i] = {f[1], cfg, f[2] or '0', f[3] or ''}
+    else
+      out[i] = false
+    end
+  end
+  return out
+end
+
+local function disable(epk, now, reason)
+  redis.call('HSET', epk, 'act', '0', 'dis_reason', reason, 'dis_at', now)
+  redis.call('HINCRBY', epk, 'ver', 1)
+end
+
+--[[ hookq_complete: record the outcomes of a batch of attempts of one shard.
+KEYS: 1 stream, 2 retry set, 3 dead set
+ARGV: 1 tag, 2 now ms, 3 keep seconds, 4 attempt-log length per endpoint,
+      5 disable-after ms (0 = never), then 11 fields per attempt:
+      stream id, delivery id, endpoint id, event key, attempt n, round step r,
+      outcome (delivered|retry|dead|gone|cancel), due ms (retry only),
+      attempt record JSON, http status ('0' = none), reason ('' or text)
+An entry no longer pending (acked by another worker after a reclaim) is
+skipped: the first outcome recorded wins. Returns the number recorded. --]]
+local function complete(keys, args)
+  local stream, retry, dead = keys[1], keys[2], keys[3]
+  local tag, now, keep, loglen, disable_after = args[1], tonumber(args[2]), args[3], args[4], tonumber(args[5])
+  local counts = {delivered = 0, failed = 0, dead = 0, cancelled = 0}
+  local done = 0
+  for i = 6, #args, 11 do
+    local sid, did, epid, evkey = args[i], args[i + 1], args[i + 2], args[i + 3]
+    local n, r, outcome, due = args[i + 4], args[i + 5], args[i + 6], args[i + 7]
+    local att, code, reason = args[i + 8], args[i + 9], args[i + 10]
+    if redis.call('XACK', stream, GROUP, sid) == 1 then
+      redis.call('XDEL', stream, sid)
+      done = done + 1
+      local dk = tag .. 'dlv:' .. did
+      local epk = tag .. 'ep:' .. epid
+      if outcome == 'cancel' then
+        redis.call('HSET', dk, 'st', 'cancelled', 'reason', reason, 'upd', now)
+        redis.call('HDEL', dk, 'due')
+        redis.call('EXPIRE', dk, keep)
+        event_release(tag, evkey, keep)
+        counts.cancelled = counts.cancelled + 1
+      else
+        local logst
+        if outcome == 'delivered' then
+          logst = 'delivered'
+          redis.call('HSET', dk, 'st', 'delivered', 'n', n, 'r', r, 'a' .. n, att, 'code', code, 'upd', now)
+          redis.call('HDEL', dk, 'due', 'reason')
+          redis.call('EXPIRE', dk, keep)
+          event_release(tag, evkey, keep)
+          redis.call('HSET', epk, 'fails', '0', 'ok_at', now)
+          redis.call('HDEL', epk, 'ff')
+          counts.delivered = counts.delivered + 1
+        else
+          if outcome == 'retry' then
+            logst = 'failed'
+            redis.call('HSET', dk, 'st', 'retrying', 'n', n, 'r', r, 'a' .. n, att, 'code', code,
+                       'due', due, 'upd', now)
+            redis.call('ZADD', retry, due, did)
+            counts.failed = counts.failed + 1
+          else
+            logst = 'dead'
+            redis.call('HSET', dk, 'st', 'dead', 'n', n, 'r', r, 'a' .. n, att, 'code', code,
+                       'reason', reason, 'upd', now)
+            redis.call('HDEL', dk, 'due')
+            redis.call('ZADD', dead, now, did)
+            event_release(tag, evkey, keep)
+            counts.dead = counts.dead + 1
+          end
+          if redis.call('EXISTS', epk) == 1 then
+            redis.call('HINCRBY', epk, 'fails', 1)
+            redis.call('HSETNX', epk, 'ff', now)
+            redis.call('HSET', epk, 'fail_at', now)
+            if outcome == 'gone' then
+              disable(epk, now, 'endpoint answered 410 Gone')
+            elseif disable_after > 0 and redis.call('HGET', epk, 'act') == '1' then
+              local ff = tonumber(redis.call('HGET', epk, 'ff'))
+              if now - ff >= disable_after then
+                disable(epk, now, 'every attempt failed for ' .. math.floor((now - ff) / 1000) .. 's')
+              end
+            end
+          end
+        end
+        redis.call('XADD', tag .. 'eplog:' .. epid, 'MAXLEN', '~', loglen, '*',
+                   'd', did, 'n', n, 's', logst, 'c', code, 't', now)
+      end
+    end
+  end
+  for k, v in pairs(counts) do
+    if v > 0 then redis.call('HINCRBY', tag .. 'stats', k, v) end
+  end
+  return done
+end
+
+--[[ hookq_promote: move due retries back onto the stream.
+KEYS: 1 retry set, 2 stream
+ARGV: 1 tag, 2 now ms, 3 limit
+Safe with any number of callers: ZREM and XADD happen in one script.
+Returns {moved, next due ms or -1}. --]]
+local function promote(keys, args)
+  local retry, stream, tag = keys[1], keys[2], args[1]
+  local due = redis.call('ZRANGEBYSCORE', retry, '-inf', args[2], 'LIMIT', 0, tonumber(args[3]))
+  for _, did in ipairs(due) do
+    redis.call('ZREM', retry, did)
+    local dk = tag .. 'dlv:' .. did
+    local f = redis.call('HMGET', dk, 'ep', 'ev', 'n', 'r')
+    if f[1] then
+      local sid = redis.call('XADD', stream, '*', 'd', did, 'e', f[1], 'k', f[2],
+                             'n', tonumber(f[3]) + 1, 'r', tonumber(f[4]) + 1)
+      redis.call('HSET', dk, 'st', 'pending', 'sid', sid)
+      redis.call('HDEL', dk, 'due')
+    end
+  end
+  local nxt = redis.call('ZRANGE', retry, 0, 0, 'WITHSCORES')
+  return {#due, tonumber(nxt[2] or '-1')}
+end
+
+--[[ hookq_reclaim: take over entries idle longer than min-idle (their worker
+died or hung). Entries already claimed max-claims times are poison: they end
+dead. Entries whose stream data is gone are recorded as lost, never dropped
+silently.
+KEYS: 1 stream, 2 dead set
+ARGV: 1 tag, 2 consumer, 3 min idle ms, 4 count, 5 max claims, 6 now ms,
+      7 keep seconds, 8 cursor
+Returns {next cursor, entries (as XAUTOCLAIM), poisoned, lost}. --]]
+local function reclaim(keys, args)
+  local stream, dead, tag = keys[1], keys[2], args[1]
+  local now, keep = args[6], args[7]
+  local maxc = tonumber(args[5])
+  local poisoned, lost = 0, 0
+  for _, p in ipairs(redis.call('XPENDING', stream, GROUP, 'IDLE', args[3], '-', '+', args[4])) do
+    if tonumber(p[4]) >= maxc then
+      local e = redis.call('XRANGE', stream, p[1], p[1])
+      if e[1] then
+        local f = {}
+        for j = 1, #e[1][2], 2 do f[e[1][2][j]] = e[1][2][j + 1] end
+        local dk = tag .. 'dlv:' .. f.d
+        redis.call('HSET', dk, 'st', 'dead', 'reason', 'poison: claimed ' .. p[4] .. ' times without an outcome', 'upd', now)
+        redis.call('ZADD', dead, now, f.d)
+        if f.k then event_release(tag, f.k, keep) end
+        redis.call('XACK', stream, GROUP, p[1])
+        redis.call('XDEL', stream, p[1])
+        poisoned = poisoned + 1
+      end
+    end
+  end
+  local r = redis.call('XAUTOCLAIM', stream, GROUP, args[2], args[3], args[8], 'COUNT', args[4])
+  for _, sid in ipairs(r[3] or {}) do
+    redis.call('HSET', tag .. 'lost', sid, now)
+    redis.call('ZADD', dead, now, 'lost:' .. sid)
+    lost = lost + 1
+  end
+  if poisoned > 0 then redis.call('HINCRBY', tag .. 'stats', 'dead', poisoned) end
+  if lost > 0 then redis.call('HINCRBY', tag .. 'stats', 'lost', lost) end
+  return {r[1], r[2], poisoned, lost}
+end
+
+-- Re-enqueues one delivery; shared by resend and recover.
+local function requeue(tag, stream, retry, dead, did, now)
+  local dk = tag .. 'dlv:' .. did
+  local f = redis.call('HMGET', dk, 'st', 'ep', 'ev', 'n')
+  if not f[1] then return 'nodelivery' end
+  if f[1] == 'pending' then return 'pending' end
+  if redis.call('EXISTS', f[3]) == 0 then return 'noevent' end
+  redis.call('ZREM', retry, did)
+  redis.call('ZREM', dead, did)
+  if f[1] ~= 'retrying' then
+    redis.call('HINCRBY', f[3], 'pend', 1)
+    redis.call('PERSIST', f[3])
+    redis.call('PERSIST', dk)
+  end
+  local sid = redis.call('XADD', stream, '*', 'd', did, 'e', f[2], 'k', f[3], 'n', tonumber(f[4]) + 1, 'r', 1)
+  redis.call('HSET', dk, 'st', 'pending', 'sid', sid, 'upd', now)
+  redis.call('HDEL', dk, 'due', 'reason')
+  return 'ok'
+end
+
+--[[ hookq_resend: KEYS 1 stream, 2 retry, 3 dead; ARGV 1 tag, 2 delivery id, 3 now.
+Returns 'ok', 'pending' (already queued or in flight), 'nodelivery' or 'noevent'. --]]
+local function resend(keys, args)
+  return requeue(args[1], keys[1], keys[2], keys[3], args[2], args[3])
+end
+
+--[[ hookq_recover: re-enqueue the dead deliveries of one endpoint since a time.
+KEYS 1 stream, 2 retry, 3 dead; ARGV 1 tag, 2 endpoint id, 3 since ms, 4 now.
+Returns the number re-enqueued. --]]
+local function recover(keys, args)
+  local tag, epid = args[1], args[2]
+  local n = 0
+  for _, did in ipairs(redis.call('ZRANGEBYSCORE', keys[3], args[3], '+inf')) do
+    if redis.call('HGET', tag .. 'dlv:' .. did, 'ep') == epid then
+      if requeue(tag, keys[1], keys[2], keys[3], did, args[4]) == 'ok' then n = n + 1 end
+    end
+  end
+  return n
+end
+
+--[[ hookq_ep_put: create or replace an endpoint.
+KEYS: 1 endpoint hash, 2 org endpoint set
+ARGV: 1 endpoint id, 2 cfg JSON, 3 subscription string, 4 active '1'|'0',
+      5 org, 6 now, 7 mode 'create'|'update'
+Re-activating clears the disabled reason and the failure streak.
+Returns the new version, or -1 if mode is update and it does not exist. --]]
+local function ep_put(keys, args)
+  local epk = keys[1]
+  if args[7] == 'update' and redis.call('EXISTS', epk) == 0 then return -1 end
+  redis.call('HSET', epk, 'cfg', args[2], 'sub', args[3], 'act', args[4], 'org', args[5], 'upd', args[6])
+  if args[7] == 'create' then redis.call('HSET', epk, 'created', args[6], 'fails', '0') end
+  if args[4] == '1' then
+    redis.call('HDEL', epk, 'dis_reason', 'dis_at', 'ff')
+    redis.call('HSET', epk, 'fails', '0')
+  end
+  redis.call('SADD', keys[2], args[1])
+  return redis.call('HINCRBY', epk, 'ver', 1)
+end
+
+--[[ hookq_ep_del: KEYS 1 endpoint hash, 2 org endpoint set, 3 attempt log;
+ARGV 1 endpoint id. Its queued deliveries end as 'cancelled' when a worker
+meets them. Returns 1 if it existed. --]]
+local function ep_del(keys, args)
+  local n = redis.call('DEL', keys[1])
+  redis.call('DEL', keys[3])
+  redis.call('SREM', keys[2], args[1])
+  return n
+end
+
+redis.register_function('hookq_publish', publish)
+redis.register_function{function_name = 'hookq_load', callback = load, flags = {'no-writes'}}
+redis.register_function('hookq_complete', complete)
+redis.register_function('hookq_promote', promote)
+redis.register_function('hookq_reclaim', reclaim)
+redis.register_function('hookq_resend', resend)
+redis.register_function('hookq_recover', recover)
+redis.register_function('hookq_ep_put', ep_put)
+redis.register_function('hookq_ep_del', ep_del)

@@ -1,0 +1,23 @@
+/* Ids and shards. An org maps to a shard by FNV-1a 32 of its id modulo the
+ * shard count. Ids hookq makes for endpoints and deliveries end in three hex
+ * digits naming their shard ("ep_" + 21 hex + "00a"), so any id can be found
+ * with no lookup. Event ids are "evt_" + 24 random hex (no shard: events are
+ * addressed by org and id). */
+#ifndef HQ_ID_H
+#define HQ_ID_H
+#include <stdint.h>
+#include <stddef.h>
+
+#define HQ_SHARDS_MAX 4096
+#define HQ_ID_LEN 64
+
+uint32_t hq_fnv1a(const char *s, size_t n);
+int hq_shard_of_org(const char *org, int nshards);
+/* Shard encoded in an id's last three hex digits, or -1 if malformed or >= nshards. */
+int hq_shard_of_id(const char *id, int nshards);
+/* "ep_" + 21 random hex + shard as 3 hex digits. out >= HQ_ID_LEN. */
+void hq_id_endpoint(int shard, char *out);
+/* "evt_" + 24 random hex. out >= HQ_ID_LEN. */
+void hq_id_event(char *out);
+
+#endif

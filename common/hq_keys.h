@@ -1,0 +1,19 @@
+/* The Redis key layout (docs/redis-keys.md). Every key of shard s starts with
+ * "<prefix>:{<s>}:" so that all keys one script touches share a hash tag. */
+#ifndef HQ_KEYS_H
+#define HQ_KEYS_H
+#include <stddef.h>
+
+#define HQ_KEY_MAX 512
+#define HQ_GROUP "workers"
+
+/* "<prefix>:{<shard>}:" */
+void hq_key_tag(char *out, size_t n, const char *prefix, int shard);
+/* "<prefix>:{<shard>}:<suffix>", suffix printf-formatted. */
+void hq_key(char *out, size_t n, const char *prefix, int shard, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* Global (untagged) key "<prefix>:<suffix>". */
+void hq_key_global(char *out, size_t n, const char *prefix, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#endif

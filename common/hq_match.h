@@ -1,0 +1,12 @@
+/* Event types and subscription patterns.
+ * A type is 1..128 chars of dot-separated non-empty segments of [A-Za-z0-9_].
+ * A pattern is a type, "prefix.*" (matches every type that starts with
+ * "prefix.") or "*" (everything). The Lua fan-out implements the same rule. */
+#ifndef HQ_MATCH_H
+#define HQ_MATCH_H
+
+int hq_type_valid(const char *type);
+int hq_pattern_valid(const char *pattern);
+int hq_pattern_match(const char *pattern, const char *type);
+
+#endif
