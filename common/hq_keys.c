@@ -1,0 +1,32 @@
+/* hq_keys: builds Redis key names per docs/redis-keys.md. Every per-shard key
+ * starts with the tag "<prefix>:{<shard>}:" (shard in decimal) so one
+ * function call only touches one cluster slot. Outputs are truncated to n. */
+#include "hq_fmacros.h"
+#include <stdarg.h>
+#include <stdio.h>
+#include "hq_keys.h"
+
+void hq_key_tag(char *out, size_t n, const char *prefix, int shard)
+{
+    snprintf(out, n, "%s:{%d}:", prefix, shard);
+}
+
+void hq_key(char *out, size_t n, const char *prefix, int shard, const char *fmt, ...)
+{
+    int t = snprintf(out, n, "%s:{%d}:", prefix, shard);
+    if (t < 0 || (size_t)t >= n) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out + t, n - (size_t)t, fmt, ap);
+    va_end(ap);
+}
+
+void hq_key_global(char *out, size_t n, const char *prefix, const char *fmt, ...)
+{
+    int t = snprintf(out, n, "%s:", prefix);
+    if (t < 0 || (size_t)t >= n) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out + t, n - (size_t)t, fmt, ap);
+    va_end(ap);
+}
