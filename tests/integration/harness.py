@@ -1,0 +1,424 @@
+"""Test harness for hookq integration tests.
+
+Everything is real: a private redis-server on a unix socket in a temp dir,
+the hookq binaries from HOOKQ_BIN_DIR, and HTTP receivers bound to port 0 on
+127.0.0.1. No fixed ports, no sleeps as synchronisation: wait_for() polls a
+condition with a deadline. Each test file runs its test_* functions in order
+and ends with the plain "N passed, N failed" line.
+"""
+import atexit
+import base64
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+BIN = os.environ.get("HOOKQ_BIN_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
+SRC = os.environ.get("HOOKQ_SRC_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+TOKEN = "test-token-7f3a9c"
+_procs = []
+_tmpdirs = []
+
+
+def _cleanup():
+    for p in _procs:
+        if p.poll() is None:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except OSError:
+                pass
+    for d in _tmpdirs:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+atexit.register(_cleanup)
+
+
+def tmpdir():
+    d = tempfile.mkdtemp(prefix="hookq-test-")
+    _tmpdirs.append(d)
+    return d
+
+
+def wait_for(cond, timeout=10.0, what="condition", interval=0.02):
+    """Polls cond() until it returns a truthy value; fails after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+# ---------------------------------------------------------------- Redis
+class RedisError(Exception):
+    pass
+
+
+class Redis:
+    """A private redis-server and a minimal RESP client."""
+
+    def __init__(self, extra=(), appendonly=False):
+        self.dir = tmpdir()
+        self.sock = os.path.join(self.dir, "redis.sock")
+        self.extra = list(extra)
+        self.appendonly = appendonly
+        self.proc = None
+        self.start()
+
+    def start(self):
+        args = ["redis-server", "--port", "0", "--unixsocket", self.sock, "--unixsocketperm", "700",
+                "--dir", self.dir, "--save", "", "--maxmemory-policy", "noeviction",
+                "--appendonly", "yes" if self.appendonly else "no"] + self.extra
+        log = open(os.path.join(self.dir, "redis.log"), "ab")
+        self.proc = subprocess.Popen(args, stdout=log, stderr=log, start_new_session=True)
+        _procs.append(self.proc)
+        wait_for(lambda: self._ping(), 10, "redis-server to accept connections")
+
+    def _ping(self):
+        try:
+            return self.cmd("PING") == "PONG"
+        except OSError:
+            return False
+
+    @property
+    def url(self):
+        return "unix://" + self.sock
+
+    def kill(self, sig=signal.SIGKILL):
+        os.killpg(self.proc.pid, sig)
+        if sig in (signal.SIGKILL, signal.SIGTERM):
+            self.proc.wait(10)
+
+    def cmd(self, *args):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(10)
+        s.connect(self.sock)
+        try:
+            s.sendall(_encode(args))
+            f = s.makefile("rb")
+            return _read(f)
+        finally:
+            s.close()
+
+
+def _encode(args):
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        if isinstance(a, str):
+            a = a.encode()
+        elif not isinstance(a, bytes):
+            a = str(a).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
+def _read(f):
+    line = f.readline()
+    if not line:
+        raise OSError("connection closed")
+    t, rest = line[:1], line[1:-2]
+    if t == b"+":
+        return rest.decode()
+    if t == b"-":
+        raise RedisError(rest.decode())
+    if t == b":":
+        return int(rest)
+    if t == b"$":
+        n = int(rest)
+        if n < 0:
+            return None
+        data = f.read(n + 2)[:-2]
+        try:
+            return data.decode()
+        except UnicodeDecodeError:
+            return data
+    if t == b"*":
+        n = int(rest)
+        if n < 0:
+            return None
+        return [_read(f) for _ in range(n)]
+    raise OSError("bad RESP type %r" % t)
+
+
+def hgetall(r, key):
+    v = r.cmd("HGETALL", key) or []
+    return dict(zip(v[0::2], v[1::2]))
+
+
+# ---------------------------------------------------------------- processes
+class Proc:
+    """A hookq binary started with an environment; logs go to a file."""
+
+    def __init__(self, binary, env, name=None):
+        self.dir = tmpdir()
+        self.name = name or binary
+        self.logpath = os.path.join(self.dir, self.name + ".log")
+        self.binary = binary
+        self.env = env
+        self.start()
+
+    def start(self):
+        env = dict(os.environ)
+        env.update({k: str(v) for k, v in self.env.items()})
+        self.log = open(self.logpath, "ab")
+        self.proc = subprocess.Popen([os.path.join(BIN, self.binary)], env=env, stdout=self.log,
+                                     stderr=self.log, start_new_session=True)
+        _procs.append(self.proc)
+
+    def logtext(self):
+        with open(self.logpath, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def listen_addr(self, timeout=10):
+        def find():
+            if self.proc.poll() is not None:
+                raise AssertionError("%s exited with %s:\n%s" % (self.name, self.proc.returncode, self.logtext()))
+            for line in self.logtext().splitlines():
+                try:
+                    j = json.loads(line)
+                except ValueError:
+                    continue
+                if j.get("msg") == "listening" and j.get("addr"):
+                    return j["addr"]
+            return None
+        return wait_for(find, timeout, "%s to listen" % self.name)
+
+    def signal(self, sig):
+        os.killpg(self.proc.pid, sig)
+
+    def kill9(self):
+        self.signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self, timeout=20):
+        if self.proc.poll() is None:
+            self.signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+
+def base_env(redis, **kw):
+    env = {"HOOKQ_REDIS_URL": redis.url, "HOOKQ_PREFIX": "hq", "HOOKQ_SHARDS": "4",
+           "HOOKQ_LOG_FORMAT": "json", "HOOKQ_ALLOW_PRIVATE_NETWORKS": "1"}
+    env.update({k: str(v) for k, v in kw.items()})
+    return env
+
+
+class Producer(Proc):
+    def __init__(self, redis, **kw):
+        env = base_env(redis, HOOKQ_API_TOKEN=TOKEN, HOOKQ_LISTEN="127.0.0.1:0")
+        env.update(kw)
+        super().__init__("hookq-producer", env, "producer")
+        host, port = self.listen_addr().rsplit(":", 1)
+        self.host, self.port = host, int(port)
+
+    def request(self, method, path, body=None, token=TOKEN, headers=None, raw=None):
+        c = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        h = {"Content-Type": "application/json"}
+        if token is not None:
+            h["Authorization"] = "Bearer " + token
+        h.update(headers or {})
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        c.request(method, path, body=data, headers=h)
+        r = c.getresponse()
+        text = r.read()
+        c.close()
+        try:
+            j = json.loads(text) if text else None
+        except ValueError:
+            j = None
+        return r.status, j, dict(r.getheaders()), text
+
+    def api(self, method, path, body=None, **kw):
+        st, j, _, _ = self.request(method, path, body, **kw)
+        return st, j
+
+    def endpoint(self, org, url, **fields):
+        body = {"org_id": org, "url": url}
+        body.update(fields)
+        st, j = self.api("POST", "/v1/endpoints", body)
+        assert st == 201, (st, j)
+        return j
+
+    def publish(self, org, typ, data, **fields):
+        body = {"org_id": org, "type": typ, "data": data}
+        body.update(fields)
+        st, j = self.api("POST", "/v1/events", body)
+        assert st == 202, (st, j)
+        return j
+
+
+class Worker(Proc):
+    def __init__(self, redis, name="worker", **kw):
+        env = base_env(redis, HOOKQ_LISTEN="127.0.0.1:0", HOOKQ_RETRY_SCHEDULE="1s,1s",
+                       HOOKQ_TIMEOUT="5s", HOOKQ_CLAIM_IDLE="10s", HOOKQ_DRAIN_TIMEOUT="5s")
+        env.update({k: str(v) for k, v in kw.items()})
+        super().__init__("hookq-worker", env, name)
+        host, port = self.listen_addr().rsplit(":", 1)
+        self.host, self.port = host, int(port)
+
+    def get(self, path):
+        c = http.client.HTTPConnection(self.host, self.port, timeout=10)
+        c.request("GET", path)
+        r = c.getresponse()
+        body = r.read().decode()
+        c.close()
+        return r.status, body
+
+
+def metric(text, name, labels=None):
+    """Sum of the samples of a metric in Prometheus text, optionally filtered by a label substring."""
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        series, value = line.rsplit(" ", 1)
+        base = series.split("{", 1)[0]
+        if base != name:
+            continue
+        if labels and labels not in series:
+            continue
+        total += float(value)
+    return total
+
+
+# ---------------------------------------------------------------- receivers
+class Received:
+    def __init__(self, method, path, headers, body):
+        self.method, self.path, self.headers, self.body = method, path, headers, body
+        self.time = time.time()
+
+    def header(self, name):
+        for k, v in self.headers:
+            if k.lower() == name.lower():
+                return v
+        return None
+
+
+class Receiver:
+    """An HTTP server on 127.0.0.1:<random> recording every request.
+
+    respond(req) -> (status, headers dict, body bytes) decides the answer;
+    by default 200. Set .script to a list of statuses to answer in order
+    (then 200), or .respond to a function."""
+
+    def __init__(self, respond=None):
+        self.requests = []
+        self.lock = threading.Lock()
+        self.respond = respond or (lambda req: (200, {}, b"ok"))
+        recv = self
+
+        class H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n)
+                req = Received("POST", self.path, list(self.headers.items()), body)
+                with recv.lock:
+                    recv.requests.append(req)
+                status, headers, out = recv.respond(req)
+                if status is None:  # hang up without answering
+                    self.close_connection = True
+                    return
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            do_GET = do_POST
+            do_PUT = do_POST
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path="/hook"):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def count(self):
+        with self.lock:
+            return len(self.requests)
+
+    def wait(self, n, timeout=15):
+        wait_for(lambda: self.count() >= n, timeout, "%d requests at the receiver (have %d)" % (n, self.count()))
+        with self.lock:
+            return list(self.requests)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def scripted(statuses, headers=None):
+    """A respond() answering the given statuses in order, then 200."""
+    lock = threading.Lock()
+    seq = list(statuses)
+
+    def respond(req):
+        with lock:
+            st = seq.pop(0) if seq else 200
+        return st, dict(headers or {}), b"status %s" % str(st).encode()
+    return respond
+
+
+# ---------------------------------------------------------------- signatures
+def hex_sig(secret, body):
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def standard_verify(secret, req):
+    """Standard Webhooks verification, as the standardwebhooks/svix libraries do."""
+    if secret.startswith("whsec_"):
+        key = base64.b64decode(secret[len("whsec_"):])
+    else:
+        key = secret.encode()
+    mid, ts = req.header("webhook-id"), req.header("webhook-timestamp")
+    if not mid or not ts:
+        return False
+    msg = mid.encode() + b"." + ts.encode() + b"." + req.body
+    expected = "v1," + base64.b64encode(hmac.new(key, msg, hashlib.sha256).digest()).decode()
+    return any(hmac.compare_digest(expected, s) for s in (req.header("webhook-signature") or "").split(" "))
+
+
+# ---------------------------------------------------------------- runner
+def run(tests):
+    """Runs the given test functions in order; prints the closing line."""
+    only = os.environ.get("HOOKQ_TEST_ONLY")
+    passed = failed = 0
+    for t in tests:
+        if only and only not in t.__name__:
+            continue
+        t0 = time.monotonic()
+        try:
+            t()
+            passed += 1
+            print("ok   %-50s %.2fs" % (t.__name__, time.monotonic() - t0), flush=True)
+        except Exception:
+            failed += 1
+            print("FAIL %s" % t.__name__, flush=True)
+            traceback.print_exc()
+            sys.stdout.flush()
+    print("%d passed, %d failed" % (passed, failed))
+    _cleanup()
+    sys.exit(1 if failed else 0)

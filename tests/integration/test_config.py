@@ -1,0 +1,74 @@
+"""Configuration (SPEC 2): a bad value gets one line naming the variable and
+exit code 2; --help lists every variable with its default."""
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import BIN, Redis, run  # noqa: E402
+
+R = Redis()
+
+
+def start(binary, env, args=()):
+    e = {k: v for k, v in os.environ.items() if not k.startswith("HOOKQ_")}
+    e.update(env)
+    p = subprocess.run([os.path.join(BIN, binary)] + list(args), env=e, capture_output=True, timeout=20)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+GOOD = {"HOOKQ_REDIS_URL": R.url, "HOOKQ_API_TOKEN": "t", "HOOKQ_LISTEN": "127.0.0.1:0"}
+
+
+def expect_exit2(binary, var, value, extra=None):
+    env = dict(GOOD)
+    env.update(extra or {})
+    env[var] = value
+    code, out, err = start(binary, env)
+    assert code == 2, (binary, var, value, code, err)
+    lines = [l for l in err.strip().splitlines() if l.strip()]
+    assert len(lines) == 1, (var, err)
+    assert var in lines[0], (var, lines[0])
+
+
+def test_bad_values_exit_2_naming_the_variable():
+    for b in ("hookq-producer", "hookq-worker"):
+        expect_exit2(b, "HOOKQ_REDIS_URL", "ftp://127.0.0.1:6379")
+        expect_exit2(b, "HOOKQ_REDIS_URL", "unix:///nonexistent/dir/redis.sock")
+        expect_exit2(b, "HOOKQ_LOG_FORMAT", "xml")
+        expect_exit2(b, "HOOKQ_SHARDS", "zero")
+    expect_exit2("hookq-worker", "HOOKQ_TIMEOUT", "abc")
+    expect_exit2("hookq-worker", "HOOKQ_TIMEOUT", "-5s")
+    expect_exit2("hookq-worker", "HOOKQ_RETRY_SCHEDULE", "1m,,5m")
+    expect_exit2("hookq-worker", "HOOKQ_CONCURRENCY", "lots")
+    expect_exit2("hookq-producer", "HOOKQ_MAX_BODY", "big")
+    expect_exit2("hookq-producer", "HOOKQ_PAYLOAD_FORMAT", "xml")
+
+
+def test_missing_token_exits_2():
+    env = dict(GOOD)
+    del env["HOOKQ_API_TOKEN"]
+    code, out, err = start("hookq-producer", env)
+    assert code == 2 and "HOOKQ_API_TOKEN" in err, (code, err)
+
+
+def test_help_lists_variables_with_defaults():
+    for b, must in (("hookq-producer", ["HOOKQ_REDIS_URL", "HOOKQ_API_TOKEN", "HOOKQ_LISTEN", "HOOKQ_MAX_BODY"]),
+                    ("hookq-worker", ["HOOKQ_CONCURRENCY", "HOOKQ_ENDPOINT_CONCURRENCY", "HOOKQ_RETRY_SCHEDULE",
+                                      "HOOKQ_TIMEOUT", "HOOKQ_ALLOW_PRIVATE_NETWORKS", "1m,5m,30m,2h,6h"])):
+        code, out, err = start(b, {}, ["--help"])
+        assert code == 0, (b, code, err)
+        for m in must:
+            assert m in out, (b, m, out)
+
+
+def test_flag_overrides_env():
+    env = dict(GOOD)
+    env["HOOKQ_TIMEOUT"] = "abc"
+    code, out, err = start("hookq-worker", env, ["--timeout=zzz"])
+    assert code == 2 and "zzz" in err, err
+
+
+if __name__ == "__main__":
+    run([test_bad_values_exit_2_naming_the_variable, test_missing_token_exits_2,
+         test_help_lists_variables_with_defaults, test_flag_overrides_env])
