@@ -1,0 +1,557 @@
+/* The producer's request plumbing: the router (producer_handle), bearer-token
+ * auth, JSON answers and error bodies, the synchronous Redis command wrapper
+ * (reconnect at most once per request and at most every 250 ms; function
+ * library reload on "Function not found"), and endpoint lookup by id. Route
+ * code in events.c, endpoints.c and inspect.c builds on these helpers
+ * (documented in producer.h). */
+#include "hq_fmacros.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "hq_alloc.h"
+#include "hq_buf.h"
+#include "hq_id.h"
+#include "hq_json.h"
+#include "hq_keys.h"
+#include "hq_log.h"
+#include "hq_sign.h"
+#include "inspect.h"
+#include "producer.h"
+
+#define RECONNECT_MIN_NS (250ull * 1000 * 1000)
+
+/* ---- Redis ---- */
+
+void producer_cmd_init(producer_cmd *c)
+{
+    c->argc = 0;
+}
+
+void producer_cmd_addn(producer_cmd *c, const char *s, size_t n)
+{
+    if (c->argc >= PRODUCER_CMD_MAX_ARGS) {
+        hq_error("too many Redis command arguments");
+        abort();
+    }
+    c->argv[c->argc] = s;
+    c->len[c->argc] = n;
+    c->argc++;
+}
+
+void producer_cmd_add(producer_cmd *c, const char *s)
+{
+    producer_cmd_addn(c, s, strlen(s));
+}
+
+void producer_tag(const struct producer *p, int shard, char *out)
+{
+    hq_key_tag(out, HQ_KEY_MAX, p->cfg.prefix, shard);
+}
+
+void producer_redis_drop(struct producer *p)
+{
+    if (p->rc) redisFree(p->rc);
+    p->rc = NULL;
+}
+
+static void count_redis_error(struct producer *p)
+{
+    if (p->m_redis_errors) hq_metric_add(p->m_redis_errors, 1);
+}
+
+int producer_redis_ensure(struct producer *p)
+{
+    if (p->rc && !p->rc->err) return 0;
+    producer_redis_drop(p);
+    uint64_t now = hq_mono_ns();
+    if (p->req_reconnected) return -1;
+    if (p->last_connect_ns && now - p->last_connect_ns < RECONNECT_MIN_NS) return -1;
+    p->req_reconnected = 1;
+    p->last_connect_ns = now;
+    char err[256];
+    redisContext *c = hq_redis_connect(&p->rurl, (int)p->cfg.redis_timeout_ms, err, sizeof err);
+    if (!c) {
+        hq_warn("redis connect failed", "error", err);
+        count_redis_error(p);
+        return -1;
+    }
+    if (hq_redis_load_functions(c, err, sizeof err) != 0) {
+        hq_warn("redis function load failed", "error", err);
+        count_redis_error(p);
+        redisFree(c);
+        return -1;
+    }
+    /* after a Redis restart without persistence the groups are gone too;
+     * recreate them before anything is published into a fresh stream */
+    if (producer_ensure_groups(p, c, err, sizeof err) != 0) {
+        hq_warn("redis consumer group setup failed", "error", err);
+        count_redis_error(p);
+        redisFree(c);
+        return -1;
+    }
+    p->rc = c;
+    hq_info("redis connected");
+    return 0;
+}
+
+int producer_ensure_groups(struct producer *p, redisContext *c, char *err, size_t errlen)
+{
+    int n = (int)p->cfg.shards;
+    char (*keys)[HQ_KEY_MAX] = hq_calloc((size_t)n, HQ_KEY_MAX);
+    int rc = 0;
+    for (int s = 0; s < n; s++) {
+        hq_key(keys[s], HQ_KEY_MAX, p->cfg.prefix, s, "stream");
+        const char *argv[] = { "XGROUP", "CREATE", keys[s], HQ_GROUP, "0", "MKSTREAM" };
+        redisAppendCommandArgv(c, 6, argv, NULL);
+    }
+    for (int s = 0; s < n; s++) {
+        void *v = NULL;
+        if (redisGetReply(c, &v) != REDIS_OK || !v) {
+            snprintf(err, errlen, "%s", c->errstr[0] ? c->errstr : "connection lost");
+            rc = -1;
+            break;
+        }
+        redisReply *r = v;
+        if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9) != 0 && rc == 0) {
+            snprintf(err, errlen, "XGROUP CREATE %s: %s", keys[s], r->str);
+            rc = -1;
+        }
+        freeReplyObject(r);
+    }
+    hq_free(keys);
+    return rc;
+}
+
+/* After a failed call: 1 if the connection was found closed (EOF, reset,
+ * broken pipe), so a fresh connection may simply retry; 0 for timeouts and
+ * everything else. */
+static int failure_is_stale(const redisContext *c, int saved_errno)
+{
+    if (c->err == REDIS_ERR_EOF) return 1;
+    if (c->err == REDIS_ERR_IO)
+        return saved_errno == ECONNRESET || saved_errno == EPIPE || saved_errno == ENOTCONN;
+    return 0;
+}
+
+static void log_failure(const redisContext *c)
+{
+    hq_warn("redis command failed", "error", c->errstr[0] ? c->errstr : "connection lost");
+}
+
+/* Reloads the library after "Function not found". 0 or -1 (connection dropped). */
+static int reload_functions(struct producer *p)
+{
+    char err[256];
+    hq_warn("redis functions missing; reloading");
+    if (hq_redis_load_functions(p->rc, err, sizeof err) != 0) {
+        hq_warn("redis function load failed", "error", err);
+        producer_redis_drop(p);
+        return -1;
+    }
+    return 0;
+}
+
+redisReply *producer_redis_cmd(struct producer *p, const producer_cmd *cmd)
+{
+    int reloaded = 0;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        if (producer_redis_ensure(p) != 0) {
+            count_redis_error(p);
+            return NULL;
+        }
+        errno = 0;
+        redisReply *r = redisCommandArgv(p->rc, cmd->argc, (const char **)cmd->argv, cmd->len);
+        int saved = errno;
+        if (!r) {
+            int stale = failure_is_stale(p->rc, saved);
+            log_failure(p->rc);
+            producer_redis_drop(p);
+            if (stale && !p->req_reconnected) continue;
+            count_redis_error(p);
+            return NULL;
+        }
+        if (r->type == REDIS_REPLY_ERROR && hq_redis_is_nofunc(r->str) && !reloaded) {
+            freeReplyObject(r);
+            reloaded = 1;
+            if (reload_functions(p) != 0) {
+                count_redis_error(p);
+                return NULL;
+            }
+            continue;
+        }
+        return r;
+    }
+    count_redis_error(p);
+    return NULL;
+}
+
+int producer_redis_pipeline(struct producer *p, const producer_cmd *cmds, int n, redisReply **out)
+{
+    if (n <= 0) return 0;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (producer_redis_ensure(p) != 0) {
+            count_redis_error(p);
+            return -1;
+        }
+        for (int i = 0; i < n; i++)
+            redisAppendCommandArgv(p->rc, cmds[i].argc, (const char **)cmds[i].argv, cmds[i].len);
+        int got = 0, saved = 0;
+        for (; got < n; got++) {
+            void *r = NULL;
+            errno = 0;
+            if (redisGetReply(p->rc, &r) != REDIS_OK || !r) {
+                saved = errno;
+                break;
+            }
+            out[got] = r;
+        }
+        if (got < n) {
+            for (int i = 0; i < got; i++) freeReplyObject(out[i]);
+            int stale = failure_is_stale(p->rc, saved) && got == 0;
+            log_failure(p->rc);
+            producer_redis_drop(p);
+            if (stale && !p->req_reconnected) continue;
+            count_redis_error(p);
+            return -1;
+        }
+        int nofunc = 0;
+        for (int i = 0; i < n; i++)
+            if (out[i]->type == REDIS_REPLY_ERROR && hq_redis_is_nofunc(out[i]->str)) nofunc++;
+        if (nofunc) {
+            if (reload_functions(p) != 0) {
+                for (int i = 0; i < n; i++) freeReplyObject(out[i]);
+                count_redis_error(p);
+                return -1;
+            }
+            /* rare path: re-run just the commands that failed, one by one */
+            for (int i = 0; i < n; i++) {
+                if (!(out[i]->type == REDIS_REPLY_ERROR && hq_redis_is_nofunc(out[i]->str))) continue;
+                freeReplyObject(out[i]);
+                out[i] = redisCommandArgv(p->rc, cmds[i].argc, (const char **)cmds[i].argv, cmds[i].len);
+                if (!out[i]) {
+                    log_failure(p->rc);
+                    for (int j = 0; j < n; j++)
+                        if (j != i && out[j]) freeReplyObject(out[j]);
+                    producer_redis_drop(p);
+                    count_redis_error(p);
+                    return -1;
+                }
+            }
+        }
+        return 0;
+    }
+    count_redis_error(p);
+    return -1;
+}
+
+int producer_reply_failed(struct producer *p, const redisReply *r)
+{
+    if (!r) return 1;
+    if (r->type == REDIS_REPLY_ERROR) {
+        hq_warn("redis error reply", "error", r->str);
+        count_redis_error(p);
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- responses ---- */
+
+void producer_respond(struct producer *p, hq_http_req *req, int status, const char *ctype,
+                      const char *extra_headers, const char *body, size_t len)
+{
+    char labels[32];
+    snprintf(labels, sizeof labels, "code=\"%d\"", status);
+    hq_metric *m = hq_metrics_get(p->metrics, HQ_COUNTER, "hookq_http_requests_total",
+                                  "HTTP requests answered by the producer, by status code", labels, NULL, 0);
+    if (m) hq_metric_add(m, 1);
+    p->last_status = status;
+    hq_http_respond(req, status, ctype, extra_headers, body, len);
+}
+
+void producer_json(struct producer *p, hq_http_req *req, int status, json_t *body, const char *extra_headers)
+{
+    if (!body) {
+        producer_respond(p, req, status, NULL, extra_headers, NULL, 0);
+        return;
+    }
+    char *s = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (!s) {
+        producer_respond(p, req, 500, "application/json", NULL,
+                         "{\"error\":{\"code\":\"internal\",\"message\":\"cannot encode the answer\"}}", 67);
+        return;
+    }
+    producer_respond(p, req, status, "application/json", extra_headers, s, strlen(s));
+    free(s);
+}
+
+json_t *producer_error_obj(const char *code, const char *msg, const char *field)
+{
+    json_t *e = json_object();
+    json_object_set_new(e, "code", json_string(code));
+    json_object_set_new(e, "message", json_string(msg ? msg : ""));
+    if (field && *field) json_object_set_new(e, "field", json_string(field));
+    json_t *o = json_object();
+    json_object_set_new(o, "error", e);
+    return o;
+}
+
+void producer_error(struct producer *p, hq_http_req *req, int status, const char *code,
+                    const char *msg, const char *field)
+{
+    const char *extra = NULL;
+    if (status == 401) extra = "WWW-Authenticate: Bearer\r\n";
+    else if (status == 503) extra = "Retry-After: 1\r\n";
+    producer_json(p, req, status, producer_error_obj(code, msg, field), extra);
+}
+
+void producer_unavailable(struct producer *p, hq_http_req *req)
+{
+    producer_error(p, req, 503, "redis_unavailable", "Redis is unavailable; retry shortly", NULL);
+}
+
+void producer_method_not_allowed(struct producer *p, hq_http_req *req, const char *allow)
+{
+    char extra[128];
+    snprintf(extra, sizeof extra, "Allow: %s\r\n", allow);
+    char msg[160];
+    snprintf(msg, sizeof msg, "method %s is not allowed here (allowed: %s)", req->method, allow);
+    producer_json(p, req, 405, producer_error_obj("method_not_allowed", msg, NULL), extra);
+}
+
+void producer_not_found(struct producer *p, hq_http_req *req, const char *msg)
+{
+    producer_error(p, req, 404, "not_found", msg, NULL);
+}
+
+json_t *producer_parse_body(struct producer *p, hq_http_req *req, int empty_ok)
+{
+    if (empty_ok) {
+        size_t i = 0;
+        while (i < req->body_len && strchr(" \t\r\n", req->body[i])) i++;
+        if (i == req->body_len) return json_object();
+    }
+    json_error_t jerr;
+    json_t *v = hq_json_parse(req->body, req->body_len, &jerr);
+    if (!v) {
+        char msg[400];
+        snprintf(msg, sizeof msg, "invalid JSON: %s at line %d column %d position %d", jerr.text, jerr.line,
+                 jerr.column, jerr.position);
+        producer_error(p, req, 400, "malformed_json", msg, NULL);
+        return NULL;
+    }
+    if (!json_is_object(v)) {
+        json_decref(v);
+        producer_error(p, req, 400, "invalid_body", "the request body must be a JSON object", NULL);
+        return NULL;
+    }
+    return v;
+}
+
+/* ---- endpoints ---- */
+
+void producer_ep_free(producer_ep *e)
+{
+    hq_endpoint_free(&e->ep);
+    memset(e, 0, sizeof *e);
+}
+
+static int64_t reply_ll(const redisReply *r)
+{
+    if (!r || r->type != REDIS_REPLY_STRING) return 0;
+    long long v;
+    if (hq_parse_ll(r->str, &v) != 0) return 0;
+    return v;
+}
+
+int producer_ep_parse(const redisReply *r, int shard, producer_ep *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != PRODUCER_EP_NFIELDS) return -1;
+    const redisReply *cfg = r->element[0];
+    if (cfg->type != REDIS_REPLY_STRING) return 0;  /* gone */
+    if (hq_endpoint_from_storage(cfg->str, cfg->len, &out->ep) != 0) return -1;
+    const redisReply *act = r->element[1];
+    out->ep.is_active = act->type == REDIS_REPLY_STRING ? strcmp(act->str, "1") == 0 : out->ep.is_active;
+    hq_free(out->ep.disabled_reason);
+    out->ep.disabled_reason = NULL;
+    out->ep.disabled_ms = 0;
+    if (r->element[2]->type == REDIS_REPLY_STRING && r->element[2]->len > 0)
+        out->ep.disabled_reason = hq_strndup(r->element[2]->str, r->element[2]->len);
+    out->ep.disabled_ms = reply_ll(r->element[3]);
+    out->fails = reply_ll(r->element[4]);
+    out->ff_ms = reply_ll(r->element[5]);
+    out->ok_ms = reply_ll(r->element[6]);
+    out->shard = shard;
+    return 1;
+}
+
+void producer_ep_hmget(const struct producer *p, int shard, const char *id, char *key, producer_cmd *cmd)
+{
+    hq_key(key, HQ_KEY_MAX, p->cfg.prefix, shard, "ep:%s", id);
+    producer_cmd_init(cmd);
+    producer_cmd_add(cmd, "HMGET");
+    producer_cmd_add(cmd, key);
+    producer_cmd_add(cmd, "cfg");
+    producer_cmd_add(cmd, "act");
+    producer_cmd_add(cmd, "dis_reason");
+    producer_cmd_add(cmd, "dis_at");
+    producer_cmd_add(cmd, "fails");
+    producer_cmd_add(cmd, "ff");
+    producer_cmd_add(cmd, "ok_at");
+}
+
+int producer_ep_load(struct producer *p, hq_http_req *req, const char *id, producer_ep *out)
+{
+    memset(out, 0, sizeof *out);
+    int shard = strlen(id) < 32 && strncmp(id, "ep_", 3) == 0 ? hq_shard_of_id(id, (int)p->cfg.shards) : -1;
+    if (shard < 0) {
+        producer_not_found(p, req, "no endpoint with this id");
+        return -1;
+    }
+    char key[HQ_KEY_MAX];
+    producer_cmd cmd;
+    producer_ep_hmget(p, shard, id, key, &cmd);
+    redisReply *r = producer_redis_cmd(p, &cmd);
+    if (producer_reply_failed(p, r)) {
+        if (r) freeReplyObject(r);
+        producer_unavailable(p, req);
+        return -1;
+    }
+    int rc = producer_ep_parse(r, shard, out);
+    freeReplyObject(r);
+    if (rc < 0) {
+        hq_error("stored endpoint cannot be loaded", "endpoint", id);
+        producer_error(p, req, 500, "internal", "the stored endpoint cannot be read", NULL);
+        return -1;
+    }
+    char org[512];
+    if (rc == 0 || strcmp(out->ep.id, id) != 0 ||
+        (hq_http_query(req, "org_id", org, sizeof org) && strcmp(org, out->ep.org_id) != 0)) {
+        producer_ep_free(out);
+        producer_not_found(p, req, "no endpoint with this id");
+        return -1;
+    }
+    return 0;
+}
+
+static json_t *ms_or_null(int64_t ms)
+{
+    if (ms <= 0) return json_null();
+    char buf[40];
+    hq_rfc3339(ms, buf);
+    return json_string(buf);
+}
+
+json_t *producer_ep_view(const producer_ep *e, int include_secret)
+{
+    json_t *o = hq_endpoint_to_api(&e->ep, include_secret);
+    json_t *h = json_object();
+    json_object_set_new(h, "consecutive_failures", json_integer(e->fails));
+    json_object_set_new(h, "failing_since", e->fails > 0 ? ms_or_null(e->ff_ms) : json_null());
+    json_object_set_new(h, "last_success_at", ms_or_null(e->ok_ms));
+    json_object_set_new(o, "health", h);
+    return o;
+}
+
+/* ---- router ---- */
+
+static int check_auth(struct producer *p, hq_http_req *req)
+{
+    const char *h = hq_http_header(req, "authorization");
+    if (h && strncasecmp(h, "Bearer ", 7) == 0) {
+        const char *t = h + 7;
+        while (*t == ' ') t++;
+        size_t n = strlen(t);
+        while (n > 0 && (t[n - 1] == ' ' || t[n - 1] == '\t')) n--;
+        if (n > 0 && hq_ct_equal(t, n, p->cfg.api_token, strlen(p->cfg.api_token))) return 1;
+    }
+    producer_error(p, req, 401, "unauthorized",
+                   h ? "invalid bearer token" : "missing Authorization: Bearer <token> header", NULL);
+    return 0;
+}
+
+static int is_get(const hq_http_req *req)
+{
+    return strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
+}
+
+static void route_health(struct producer *p, hq_http_req *req)
+{
+    const char *path = req->path;
+    if (!is_get(req)) {
+        producer_method_not_allowed(p, req, "GET, HEAD");
+        return;
+    }
+    if (strcmp(path, "/healthz") == 0) {
+        producer_json(p, req, 200, json_pack("{s:s}", "status", "ok"), NULL);
+    } else if (strcmp(path, "/readyz") == 0) {
+        producer_cmd cmd;
+        producer_cmd_init(&cmd);
+        producer_cmd_add(&cmd, "PING");
+        redisReply *r = producer_redis_cmd(p, &cmd);
+        int ok = !producer_reply_failed(p, r);
+        if (r) freeReplyObject(r);
+        if (ok) producer_json(p, req, 200, json_pack("{s:s}", "status", "ok"), NULL);
+        else producer_error(p, req, 503, "redis_unavailable", "Redis does not answer PING", NULL);
+    } else {
+        hq_buf b;
+        hq_buf_init(&b, 0);
+        hq_metrics_render(p->metrics, &b);
+        producer_respond(p, req, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, b.data ? b.data : "",
+                         b.len);
+        hq_buf_free(&b);
+    }
+}
+
+static void route_v1(struct producer *p, hq_http_req *req)
+{
+    const char *path = req->path;
+    if (!check_auth(p, req)) return;
+    int post = strcmp(req->method, "POST") == 0;
+    if (strcmp(path, "/v1/events") == 0) {
+        if (post) producer_events_post(p, req);
+        else producer_method_not_allowed(p, req, "POST");
+        return;
+    }
+    if (strcmp(path, "/v1/events/batch") == 0) {
+        if (post) producer_events_batch(p, req);
+        else producer_method_not_allowed(p, req, "POST");
+        return;
+    }
+    if (strncmp(path, "/v1/endpoints", 13) == 0 && (path[13] == '\0' || path[13] == '/')) {
+        if (producer_endpoints_route(p, req, path + 13)) return;
+    }
+    if (producer_inspect_route(p, req, path)) return;
+    producer_not_found(p, req, "no such route");
+}
+
+void producer_handle(hq_http_req *req, void *arg)
+{
+    struct producer *p = arg;
+    p->req_reconnected = 0;
+    p->last_status = 0;
+    int debug = hq_log_enabled(HQ_LOG_DEBUG);
+    char path[256] = "";
+    const char *method = req->method;
+    uint64_t t0 = debug ? hq_mono_ns() : 0;
+    if (debug) snprintf(path, sizeof path, "%s", req->path);
+
+    if (strcmp(req->path, "/healthz") == 0 || strcmp(req->path, "/readyz") == 0 ||
+        strcmp(req->path, "/metrics") == 0)
+        route_health(p, req);
+    else if (strncmp(req->path, "/v1/", 4) == 0)
+        route_v1(p, req);
+    else
+        producer_not_found(p, req, "no such route");
+
+    if (debug) {
+        char st[16], ms[32];
+        snprintf(st, sizeof st, "%d", p->last_status);
+        snprintf(ms, sizeof ms, "%.3f", (double)(hq_mono_ns() - t0) / 1e6);
+        hq_debug("request", "method", method, "path", path, "status", st, "ms", ms);
+    }
+}

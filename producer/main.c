@@ -1,0 +1,251 @@
+/* hookq-producer: the HTTP front door (SPEC 2, 3, 5, 8). This file holds the
+ * configuration table, startup and shutdown:
+ *   parse config (exit 2 on any bad value) -> connect to Redis (exit 2 when
+ *   unreachable) -> load the function library -> check maxmemory-policy ->
+ *   record/verify the shard count in <prefix>:meta -> create every shard's
+ *   consumer group -> listen -> run the loop until SIGTERM/SIGINT -> close
+ *   the server and signal handles, free everything, uv_loop_close() == 0.
+ * Requests are handled in api.c and the route files. */
+#include "hq_fmacros.h"
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <ctype.h>
+#include "hq_alloc.h"
+#include "hq_config.h"
+#include "hq_id.h"
+#include "hq_keys.h"
+#include "hq_log.h"
+#include "hq_metrics.h"
+#include "producer.h"
+
+#ifndef HOOKQ_VERSION
+#define HOOKQ_VERSION "0.0.0"
+#endif
+
+#define DAY_MS (86400LL * 1000)
+
+static void die2(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die2(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", PRODUCER_NAME);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(2);
+}
+
+/* The Redis URL with any password replaced by "***", for messages. */
+static void redact_url(const char *url, char *out, size_t n)
+{
+    snprintf(out, n, "%s", url);
+    char *s = strstr(out, "://");
+    if (!s) return;
+    s += 3;
+    char *end = s + strcspn(s, "/?#");
+    char *at = NULL;
+    for (char *q = s; q < end; q++)
+        if (*q == '@') at = q;
+    if (!at) return;
+    char *colon = memchr(s, ':', (size_t)(at - s));
+    if (!colon) return;
+    char tmp[2048];
+    snprintf(tmp, sizeof tmp, "%.*s:***%s", (int)(colon - out), out, at);
+    snprintf(out, n, "%s", tmp);
+}
+
+static int token_valid(const char *s)
+{
+    if (!s || !*s) return 0;
+    for (; *s; s++)
+        if ((unsigned char)*s >= 0x80 || !(isalnum((unsigned char)*s) || strchr("!#$%&'*+-.^_`|~", *s)))
+            return 0;
+    return 1;
+}
+
+static enum hq_log_level level_of(const char *s)
+{
+    if (strcmp(s, "debug") == 0) return HQ_LOG_DEBUG;
+    if (strcmp(s, "warn") == 0) return HQ_LOG_WARN;
+    if (strcmp(s, "error") == 0) return HQ_LOG_ERROR;
+    return HQ_LOG_INFO;
+}
+
+/* Runs one startup command on p->rc; exits 2 naming HOOKQ_REDIS_URL when
+ * Redis fails. Returns the reply (never NULL). */
+static redisReply *startup_cmd(struct producer *p, const char *url, int argc, const char **argv)
+{
+    redisReply *r = redisCommandArgv(p->rc, argc, argv, NULL);
+    if (!r) die2("HOOKQ_REDIS_URL: '%s': %s", url, p->rc->errstr[0] ? p->rc->errstr : "connection lost");
+    return r;
+}
+
+/* <prefix>:meta records the shard count; a different HOOKQ_SHARDS refuses to run. */
+static void check_shards(struct producer *p, const char *url)
+{
+    char key[HQ_KEY_MAX], n[24], now[24];
+    hq_key_global(key, sizeof key, p->cfg.prefix, "meta");
+    snprintf(n, sizeof n, "%lld", p->cfg.shards);
+    snprintf(now, sizeof now, "%lld", (long long)hq_now_ms());
+    const char *a1[] = { "HSETNX", key, "shards", n };
+    freeReplyObject(startup_cmd(p, url, 4, a1));
+    const char *a2[] = { "HSETNX", key, "created", now };
+    freeReplyObject(startup_cmd(p, url, 4, a2));
+    const char *a3[] = { "HGET", key, "shards" };
+    redisReply *r = startup_cmd(p, url, 3, a3);
+    if (r->type == REDIS_REPLY_ERROR) die2("HOOKQ_REDIS_URL: '%s': %s", url, r->str);
+    if (r->type == REDIS_REPLY_STRING && strcmp(r->str, n) != 0)
+        die2("HOOKQ_SHARDS: %s does not match the %s shards recorded in Redis (%s); "
+             "use HOOKQ_SHARDS=%s or another HOOKQ_PREFIX",
+             n, r->str, key, r->str);
+    freeReplyObject(r);
+}
+
+static void on_http_closed(void *arg)
+{
+    struct producer *p = arg;
+    p->http = NULL;
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct producer *p = h->data;
+    if (p->stopping) return;
+    p->stopping = 1;
+    hq_info("shutting down", "signal", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    uv_signal_stop(&p->sigterm);
+    uv_signal_stop(&p->sigint);
+    uv_close((uv_handle_t *)&p->sigterm, NULL);
+    uv_close((uv_handle_t *)&p->sigint, NULL);
+    if (p->http) hq_http_close(p->http, on_http_closed, p);
+}
+
+int main(int argc, char **argv)
+{
+    static struct producer prod;
+    struct producer *p = &prod;
+    struct producer_config *c = &p->cfg;
+    signal(SIGPIPE, SIG_IGN);
+
+    const hq_opt opts[] = {
+        { "HOOKQ_REDIS_URL", "redis-url", HQ_OPT_STR, "redis://127.0.0.1:6379/0", 0, 0, 0, NULL,
+          "redis://[user:pass@]host:port/db, unix:///path/to/sock[?db=N]", &c->redis_url },
+        { "HOOKQ_PREFIX", "prefix", HQ_OPT_STR, "hookq", 0, 0, 0, NULL, "prefix of every Redis key", &c->prefix },
+        { "HOOKQ_SHARDS", "shards", HQ_OPT_INT, "16", 0, 1, HQ_SHARDS_MAX, NULL,
+          "number of shards (streams); must match what Redis records", &c->shards },
+        { "HOOKQ_LISTEN", "listen", HQ_OPT_STR, "127.0.0.1:8080", 0, 0, 0, NULL,
+          "API listen address: host:port or unix:/path", &c->listen },
+        { "HOOKQ_API_TOKEN", "api-token", HQ_OPT_STR, NULL, 1, 0, 0, NULL,
+          "bearer token required by every /v1 route", &c->api_token },
+        { "HOOKQ_MAX_BODY", "max-body", HQ_OPT_SIZE, "256KiB", 0, 1024, 64LL * 1024 * 1024, NULL,
+          "largest accepted request body", &c->max_body },
+        { "HOOKQ_REQUIRE_HTTPS", "require-https", HQ_OPT_BOOL, "0", 0, 0, 0, NULL,
+          "only accept https endpoint URLs", &c->require_https },
+        { "HOOKQ_PAYLOAD_FORMAT", "payload-format", HQ_OPT_ENUM, "hookq", 0, 0, 0, "hookq|event_payload|event_data",
+          "default payload format of new endpoints", &c->payload_format },
+        { "HOOKQ_SIGNATURE_HEADER", "signature-header", HQ_OPT_STR, "X-Webhook-Signature", 0, 0, 0, NULL,
+          "default signature header of new endpoints", &c->signature_header },
+        { "HOOKQ_SIGNATURE_FORMAT", "signature-format", HQ_OPT_ENUM, "sha256=hex", 0, 0, 0, "sha256=hex|hex|none",
+          "default signature format of new endpoints", &c->signature_format },
+        { "HOOKQ_RETRY_SCHEDULE", "retry-schedule", HQ_OPT_SCHEDULE, "1m,5m,30m,2h,6h", 0, 0, 0, NULL,
+          "delays after attempts 1..n (validated here; used by workers)", &c->retry_schedule },
+        { "HOOKQ_RETENTION", "retention", HQ_OPT_DURATION, "7d", 0, 1000, 3650 * DAY_MS, NULL,
+          "how long events and delivery records are kept (at least 24h for idempotency)", &c->retention_ms },
+        { "HOOKQ_ROTATION_OVERLAP", "rotation-overlap", HQ_OPT_DURATION, "24h", 0, 0, 365 * DAY_MS, NULL,
+          "how long a rotated-out secret keeps signing", &c->rotation_overlap_ms },
+        { "HOOKQ_REDIS_TIMEOUT", "redis-timeout", HQ_OPT_DURATION, "2s", 0, 10, 60000, NULL,
+          "Redis connect and command timeout", &c->redis_timeout_ms },
+        { "HOOKQ_LOG_FORMAT", "log-format", HQ_OPT_ENUM, "json", 0, 0, 0, "json|text", "log format", &c->log_format },
+        { "HOOKQ_LOG_LEVEL", "log-level", HQ_OPT_ENUM, "info", 0, 0, 0, "debug|info|warn|error", "minimum log level",
+          &c->log_level },
+        { NULL, NULL, 0, NULL, 0, 0, 0, NULL, NULL, NULL },
+    };
+    char err[512];
+    int rc = hq_config_parse(opts, argc, argv, PRODUCER_NAME,
+                             "hookq HTTP API: ingest events, manage endpoints, inspect deliveries.", NULL, err,
+                             sizeof err);
+    if (rc == 1) {
+        hq_config_free(opts);
+        return 0;
+    }
+    if (rc < 0) {
+        hq_config_free(opts);
+        die2("%s", err);
+    }
+    hq_log_setup("producer", strcmp(c->log_format, "json") == 0, level_of(c->log_level));
+    if (!token_valid(c->signature_header))
+        die2("HOOKQ_SIGNATURE_HEADER: invalid value '%s': must be a valid HTTP header name", c->signature_header);
+    if (!c->api_token[0]) die2("HOOKQ_API_TOKEN is required");
+
+    char shown[1200];
+    redact_url(c->redis_url, shown, sizeof shown);
+    if (hq_redis_url_parse(c->redis_url, &p->rurl, err, sizeof err) != 0)
+        die2("HOOKQ_REDIS_URL: invalid value '%s': %s", shown, err);
+    p->rc = hq_redis_connect(&p->rurl, (int)c->redis_timeout_ms, err, sizeof err);
+    if (!p->rc) die2("HOOKQ_REDIS_URL: cannot connect to '%s': %s", shown, err);
+    p->last_connect_ns = hq_mono_ns();
+    if (hq_redis_load_functions(p->rc, err, sizeof err) != 0)
+        die2("HOOKQ_REDIS_URL: cannot load the hookq function library into '%s' (Redis >= 7.0 needed): %s", shown,
+             err);
+    int ne = hq_redis_check_noeviction(p->rc);
+    if (ne == 0)
+        hq_warn("Redis maxmemory-policy is not noeviction: Redis may silently drop queued deliveries; "
+                "set maxmemory-policy noeviction");
+    else if (ne < 0)
+        hq_info("cannot read Redis maxmemory-policy (CONFIG refused); make sure it is noeviction");
+    check_shards(p, shown);
+    if (producer_ensure_groups(p, p->rc, err, sizeof err) != 0)
+        die2("HOOKQ_REDIS_URL: '%s': %s", shown, err);
+
+    p->epdef.payload_format = c->payload_format;
+    p->epdef.signature_header = c->signature_header;
+    p->epdef.signature_format = c->signature_format;
+    p->epdef.require_https = c->require_https;
+    p->keep_seconds = c->retention_ms / 1000;
+    if (p->keep_seconds < 86400) p->keep_seconds = 86400;
+
+    p->metrics = hq_metrics_new();
+    p->m_ingested = hq_metrics_get(p->metrics, HQ_COUNTER, "hookq_events_ingested_total",
+                                   "Events accepted and fanned out (repeats of an id not counted)", NULL, NULL, 0);
+    hq_metrics_get(p->metrics, HQ_COUNTER, "hookq_http_requests_total",
+                   "HTTP requests answered by the producer, by status code", "code=\"200\"", NULL, 0);
+    p->m_redis_errors = hq_metrics_get(p->metrics, HQ_COUNTER, "hookq_redis_errors_total",
+                                       "Redis commands that failed (connection errors and error replies)", NULL,
+                                       NULL, 0);
+    hq_metric *bi = hq_metrics_get(p->metrics, HQ_GAUGE, "hookq_build_info", "Build information",
+                                   "version=\"" HOOKQ_VERSION "\",component=\"producer\"", NULL, 0);
+    hq_metric_set(bi, 1);
+
+    p->loop = uv_default_loop();
+    p->http = hq_http_listen(p->loop, c->listen, (size_t)c->max_body, producer_handle, p, err, sizeof err);
+    if (!p->http) die2("HOOKQ_LISTEN: %s", err);
+    char addr[300];
+    if (strncmp(c->listen, "unix:", 5) == 0) {
+        snprintf(addr, sizeof addr, "%s", c->listen);
+    } else {
+        const char *colon = strrchr(c->listen, ':');
+        snprintf(addr, sizeof addr, "%.*s:%d", (int)(colon - c->listen), c->listen, hq_http_port(p->http));
+    }
+    hq_info("listening", "addr", addr);
+
+    uv_signal_init(p->loop, &p->sigterm);
+    uv_signal_init(p->loop, &p->sigint);
+    p->sigterm.data = p->sigint.data = p;
+    uv_signal_start(&p->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&p->sigint, on_signal, SIGINT);
+
+    uv_run(p->loop, UV_RUN_DEFAULT);
+
+    producer_redis_drop(p);
+    hq_metrics_free(p->metrics);
+    int lc = uv_loop_close(p->loop);
+    if (lc != 0) hq_error("event loop still has open handles at exit", "error", uv_strerror(lc));
+    hq_info("stopped");
+    hq_config_free(opts);
+    return lc == 0 ? 0 : 1;
+}
