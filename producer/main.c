@@ -55,8 +55,10 @@ static void redact_url(const char *url, char *out, size_t n)
     char *colon = memchr(s, ':', (size_t)(at - s));
     if (!colon) return;
     char tmp[2048];
-    snprintf(tmp, sizeof tmp, "%.*s:***%s", (int)(colon - out), out, at);
-    snprintf(out, n, "%s", tmp);
+    int k = snprintf(tmp, sizeof tmp, "%.*s:***%s", (int)(colon - out), out, at);
+    if (k < 0 || (size_t)k >= sizeof tmp) return;
+    memcpy(out, tmp, (size_t)k + 1 <= n ? (size_t)k + 1 : n);
+    out[n - 1] = '\0';
 }
 
 static int token_valid(const char *s)
