@@ -1,0 +1,535 @@
+/* delivery: one attempt of one delivery, from request to outcome.
+ *
+ * delivery_start builds the request exactly as SPEC 4 and 4a describe (body
+ * per the endpoint's payload format, shared across the batch's deliveries of
+ * the same event; X-Webhook-* headers; the configurable signature header;
+ * Standard Webhooks headers; auth and custom headers) and hands it to http.c.
+ * delivery_http_done classifies the result (2xx delivered, 410 gone, else a
+ * failure retried per schedule or dead after the last step), writes the
+ * attempt record JSON that hookq_complete stores, and queues the outcome for
+ * the worker's once-per-iteration flush. Nothing here blocks or talks to
+ * Redis. Secrets, auth values and signatures never reach the logs, and the
+ * attempt record shows them as "[redacted]". */
+#include "hq_fmacros.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "hq_alloc.h"
+#include "hq_json.h"
+#include "hq_log.h"
+#include "hq_payload.h"
+#include "hq_retry.h"
+#include "hq_sign.h"
+#include "worker.h"
+
+#ifndef HOOKQ_VERSION
+#define HOOKQ_VERSION "0.0.0"
+#endif
+
+enum { C_2XX, C_3XX, C_4XX, C_5XX, C_TIMEOUT, C_CONNECT, C_TLS, C_BLOCKED, C_OTHER };
+static const char *class_names[] = { "2xx", "3xx", "4xx", "5xx", "timeout", "connect", "tls",
+                                     "blocked", "other" };
+
+void event_unref(struct event *ev)
+{
+    if (!ev || --ev->refs > 0)
+        return;
+    for (int i = 0; i < 3; i++)
+        hq_free(ev->body[i]);
+    hq_free(ev->id);
+    hq_free(ev->org);
+    hq_free(ev->type);
+    hq_free(ev->ca);
+    hq_free(ev->data);
+    hq_free(ev);
+}
+
+/* The body for format f, built on first use and kept with the event. */
+static const char *event_body(struct event *ev, enum hq_payload_format f, size_t *len)
+{
+    if ((int)f < 0 || f > 2)
+        f = HQ_FMT_HOOKQ;
+    if (!ev->body[f]) {
+        hq_event_view v = { ev->id, ev->type, ev->org, ev->ca, ev->ts, ev->data, ev->data_len };
+        hq_buf b;
+        hq_buf_init(&b, 0);
+        hq_payload_build(f, &v, &b);
+        ev->body[f] = hq_buf_steal(&b, &ev->body_len[f]);
+    }
+    *len = ev->body_len[f];
+    return ev->body[f];
+}
+
+/* Appends s as JSON string, replacing each invalid UTF-8 byte by U+FFFD. */
+static void put_lossy(hq_buf *out, const unsigned char *s, size_t n)
+{
+    hq_buf clean;
+    hq_buf_init(&clean, 0);
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        size_t len = 0;
+        uint32_t cp = 0;
+        if (c < 0x80) { hq_buf_putc(&clean, (char)c); i++; continue; }
+        else if (c >= 0xc2 && c <= 0xdf) { len = 2; cp = c & 0x1f; }
+        else if (c >= 0xe0 && c <= 0xef) { len = 3; cp = c & 0x0f; }
+        else if (c >= 0xf0 && c <= 0xf4) { len = 4; cp = c & 0x07; }
+        int ok = len && i + len <= n;
+        for (size_t k = 1; ok && k < len; k++) {
+            if ((s[i + k] & 0xc0) != 0x80) ok = 0;
+            else cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        if (ok && ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+                   (len == 4 && (cp < 0x10000 || cp > 0x10ffff))))
+            ok = 0;
+        if (ok) {
+            hq_buf_append(&clean, s + i, len);
+            i += len;
+        } else {
+            hq_buf_puts(&clean, "\xef\xbf\xbd");
+            i++;
+        }
+    }
+    hq_json_write_string(out, clean.data ? clean.data : "", clean.len);
+    hq_buf_free(&clean);
+}
+
+static void put_str(hq_buf *b, const char *s)
+{
+    if (s)
+        hq_json_write_string(b, s, strlen(s));
+    else
+        hq_buf_puts(b, "null");
+}
+
+/* Adds one request header to the curl list and to the recorded JSON
+ * (value "[redacted]" when redact). Values with CR/LF are refused. */
+static void add_header(struct delivery *d, const char *name, const char *value, int redact)
+{
+    if (strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
+        return;
+    size_t n = strlen(name) + strlen(value) + 3;
+    char *line = hq_malloc(n);
+    snprintf(line, n, "%s: %s", name, value);
+    d->hdrs = curl_slist_append(d->hdrs, line);
+    hq_free(line);
+    if (d->reqhdrs.len > 1)
+        hq_buf_putc(&d->reqhdrs, ',');
+    put_str(&d->reqhdrs, name);
+    hq_buf_putc(&d->reqhdrs, ':');
+    put_str(&d->reqhdrs, redact ? "[redacted]" : value);
+}
+
+static void build_headers(struct delivery *d, const hq_endpoint *e, const char *body, size_t len)
+{
+    char buf[1024], ts[40];
+    struct event *ev = d->ev;
+    hq_buf_init(&d->reqhdrs, 0);
+    hq_buf_putc(&d->reqhdrs, '{');
+    add_header(d, "Content-Type", "application/json", 0);
+    add_header(d, "User-Agent", "hookq/" HOOKQ_VERSION, 0);
+    add_header(d, "X-Webhook-Id", ev->id, 0);
+    add_header(d, "X-Webhook-Event", ev->type, 0);
+    hq_rfc3339(d->at_ms, ts);
+    add_header(d, "X-Webhook-Timestamp", ts, 0);
+    snprintf(buf, sizeof buf, "%d", d->n);
+    add_header(d, "X-Webhook-Attempt", buf, 0);
+
+    int rotating = e->old_secret && e->old_secret[0] && d->at_ms < e->old_secret_until_ms;
+    const char *secret = e->secret ? e->secret : "";
+    const char *sigsecret = rotating ? e->old_secret : secret;
+    if (e->signature_format != HQ_SIG_NONE) {
+        char hex[65];
+        hq_hmac_sha256_hex(sigsecret, strlen(sigsecret), body, len, hex);
+        snprintf(buf, sizeof buf, "%s%s", e->signature_format == HQ_SIG_SHA256_HEX ? "sha256=" : "", hex);
+        add_header(d, e->signature_header && e->signature_header[0] ? e->signature_header
+                                                                   : "X-Webhook-Signature", buf, 1);
+    }
+    add_header(d, "webhook-id", ev->id, 0);
+    int64_t tsec = d->at_ms / 1000;
+    snprintf(buf, sizeof buf, "%lld", (long long)tsec);
+    add_header(d, "webhook-timestamp", buf, 0);
+    unsigned char key[HQ_SECRET_MAX + 8];
+    char sig_new[128], sig_old[128];
+    size_t kl = hq_secret_key(secret, key);
+    hq_sign_standard(key, kl, ev->id, tsec, body, len, sig_new);
+    if (rotating) {
+        kl = hq_secret_key(e->old_secret, key);
+        hq_sign_standard(key, kl, ev->id, tsec, body, len, sig_old);
+        snprintf(buf, sizeof buf, "%s %s", sig_old, sig_new);
+    } else {
+        snprintf(buf, sizeof buf, "%s", sig_new);
+    }
+    add_header(d, "webhook-signature", buf, 1);
+    memset(key, 0, sizeof key);
+
+    switch (e->auth_type) {
+    case HQ_AUTH_BASIC: {
+        const char *u = e->auth_username ? e->auth_username : "";
+        const char *p = e->auth_password ? e->auth_password : "";
+        size_t ul = strlen(u), pl = strlen(p);
+        char *up = hq_malloc(ul + pl + 2);
+        memcpy(up, u, ul);
+        up[ul] = ':';
+        memcpy(up + ul + 1, p, pl);
+        char *b64 = hq_malloc(4 * ((ul + pl + 3) / 3) + 8 + 6);
+        memcpy(b64, "Basic ", 6);
+        hq_base64_encode(up, ul + pl + 1, b64 + 6);
+        add_header(d, "Authorization", b64, 1);
+        memset(up, 0, ul + pl + 1);
+        hq_free(up);
+        hq_free(b64);
+        break;
+    }
+    case HQ_AUTH_API_KEY:
+        add_header(d, "X-API-KEY", e->auth_key ? e->auth_key : "", 1);
+        break;
+    case HQ_AUTH_BEARER:
+        snprintf(buf, sizeof buf, "Bearer %s", e->auth_key ? e->auth_key : "");
+        add_header(d, "Authorization", buf, 1);
+        break;
+    default:
+        break;
+    }
+    for (int i = 0; i < e->nheaders; i++) {
+        const char *nm = e->headers[i].name;
+        int redact = strcasecmp(nm, "Authorization") == 0 || strcasecmp(nm, "X-API-KEY") == 0 ||
+                     (e->signature_header && strcasecmp(nm, e->signature_header) == 0) ||
+                     strcasecmp(nm, "webhook-signature") == 0;
+        add_header(d, nm, e->headers[i].value ? e->headers[i].value : "", redact);
+    }
+    hq_buf_putc(&d->reqhdrs, '}');
+    /* no curl defaults: no Expect: 100-continue, no Accept */
+    d->hdrs = curl_slist_append(d->hdrs, "Expect:");
+    d->hdrs = curl_slist_append(d->hdrs, "Accept:");
+    memset(buf, 0, sizeof buf);
+}
+
+static size_t on_body(char *p, size_t sz, size_t nm, void *ud)
+{
+    struct delivery *d = ud;
+    size_t n = sz * nm;
+    if (d->resp_total + n > RESP_MAX) {
+        d->resp_total += n;
+        return 0;  /* abort: a worker never reads more than 64 KiB */
+    }
+    d->resp_total += n;
+    if (d->resp.len < RESP_KEEP) {
+        size_t k = RESP_KEEP - d->resp.len;
+        hq_buf_append(&d->resp, p, n < k ? n : k);
+    }
+    return n;
+}
+
+static size_t on_header(char *p, size_t sz, size_t nm, void *ud)
+{
+    struct delivery *d = ud;
+    size_t n = sz * nm;
+    if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+        /* a new status line (also after 1xx): reset what we captured */
+        d->retry_after_ms = -1;
+        d->status_line[0] = '\0';
+        const char *q = memchr(p, ' ', n);
+        if (q) {
+            q++;
+            const char *end = p + n;
+            const char *r = memchr(q, ' ', (size_t)(end - q));
+            if (r) {
+                r++;
+                size_t l = (size_t)(end - r);
+                while (l && (r[l - 1] == '\r' || r[l - 1] == '\n'))
+                    l--;
+                if (l >= sizeof d->status_line)
+                    l = sizeof d->status_line - 1;
+                memcpy(d->status_line, r, l);
+                d->status_line[l] = '\0';
+            }
+        }
+    } else if (n > 12 && strncasecmp(p, "retry-after:", 12) == 0) {
+        char v[128];
+        size_t i = 12, l;
+        while (i < n && (p[i] == ' ' || p[i] == '\t'))
+            i++;
+        l = n - i;
+        while (l && (p[i + l - 1] == '\r' || p[i + l - 1] == '\n' || p[i + l - 1] == ' '))
+            l--;
+        if (l < sizeof v) {
+            memcpy(v, p + i, l);
+            v[l] = '\0';
+            d->retry_after_ms = hq_retry_after_parse(v, hq_now_ms());
+        }
+    }
+    return n;
+}
+
+static double rnd01(void)
+{
+    return (double)random() / ((double)RAND_MAX + 1.0);
+}
+
+/* Builds the attempt record JSON (hookq_complete stores it as a<n>). */
+static char *record_json(struct delivery *d, const char *status, int code, int64_t latency_ms,
+                         const char *err, const char *cls, const char *url, int64_t next_ms)
+{
+    hq_buf b;
+    char ts[40];
+    hq_buf_init(&b, 0);
+    hq_rfc3339_ms(d->at_ms, ts);
+    hq_buf_printf(&b, "{\"attempt\":%d,\"at\":\"%s\",\"status\":\"%s\",\"http_status\":", d->n, ts, status);
+    if (code > 0)
+        hq_buf_printf(&b, "%d", code);
+    else
+        hq_buf_puts(&b, "null");
+    hq_buf_printf(&b, ",\"latency_ms\":%lld,\"error\":", (long long)latency_ms);
+    put_str(&b, err);
+    hq_buf_puts(&b, ",\"class\":");
+    put_str(&b, cls);
+    hq_buf_puts(&b, ",\"url\":");
+    put_str(&b, url);
+    hq_buf_puts(&b, ",\"request_headers\":");
+    if (d->reqhdrs.len)
+        hq_buf_append(&b, d->reqhdrs.data, d->reqhdrs.len);
+    else
+        hq_buf_puts(&b, "{}");
+    hq_buf_puts(&b, ",\"response_body\":");
+    put_lossy(&b, (const unsigned char *)(d->resp.data ? d->resp.data : ""), d->resp.len);
+    hq_buf_puts(&b, ",\"worker\":");
+    put_str(&b, d->w->id);
+    hq_buf_puts(&b, ",\"next_attempt_at\":");
+    if (next_ms > 0) {
+        hq_rfc3339(next_ms, ts);
+        put_str(&b, ts);
+    } else {
+        hq_buf_puts(&b, "null");
+    }
+    hq_buf_putc(&b, '}');
+    return hq_buf_steal(&b, NULL);
+}
+
+static void count_outcome(struct hq_worker *w, const char *outcome)
+{
+    if (strcmp(outcome, "delivered") == 0) { hq_metric_add(w->m_out_delivered, 1); w->n_delivered++; }
+    else if (strcmp(outcome, "retry") == 0) { hq_metric_add(w->m_out_retry, 1); w->n_failed++; }
+    else if (strcmp(outcome, "dead") == 0) { hq_metric_add(w->m_out_dead, 1); w->n_dead++; }
+    else if (strcmp(outcome, "gone") == 0) { hq_metric_add(w->m_out_gone, 1); w->n_dead++; }
+    else hq_metric_add(w->m_out_cancelled, 1);
+}
+
+/* Ends an attempt: decides the outcome from (code, class, error), records
+ * it and frees the endpoint slot. cfg may be NULL (config unreadable). */
+static void finish(struct delivery *d, int code, int cls, const char *err, int64_t latency_ms)
+{
+    struct hq_worker *w = d->w;
+    const hq_endpoint *e = d->cfg ? &d->cfg->e : NULL;
+    const hq_schedule *sched = e && e->has_schedule ? &e->schedule : &w->schedule;
+    int64_t now = hq_now_ms();
+    const char *outcome, *status;
+    int64_t due = 0;
+    char reason[512] = "";
+
+    if (cls == C_2XX) {
+        outcome = "delivered";
+        status = "delivered";
+    } else if (code == 410) {
+        outcome = "gone";
+        status = "dead";
+        snprintf(reason, sizeof reason, "%s", err);
+        d->ep->act = 0;
+        hq_free(d->ep->dis_reason);
+        d->ep->dis_reason = hq_strdup("endpoint answered 410 Gone");
+    } else {
+        int64_t delay = hq_retry_delay(sched, d->r, rnd01());
+        if (delay < 0) {
+            outcome = "dead";
+            status = "dead";
+            snprintf(reason, sizeof reason, "%s after %d attempts", err, d->n);
+        } else {
+            if ((code == 429 || code == 503) && d->retry_after_ms >= 0)
+                delay = hq_retry_combine(sched, delay, d->retry_after_ms);
+            outcome = "retry";
+            status = "failed";
+            due = now + delay;
+        }
+    }
+    hq_metric_add(w->m_class[cls], 1);
+    hq_metric_observe(w->m_duration, (double)latency_ms / 1000.0);
+    count_outcome(w, outcome);
+    d->outcome = outcome;
+    d->due_ms = due;
+    d->code = code;
+    d->reason = hq_strdup(reason);
+    d->record = record_json(d, status, code, latency_ms, cls == C_2XX ? NULL : err, class_names[cls],
+                            e ? e->url : NULL, due);
+    if (hq_log_enabled(HQ_LOG_DEBUG)) {
+        char cs[16], ls[32];
+        snprintf(cs, sizeof cs, "%d", code);
+        snprintf(ls, sizeof ls, "%lld", (long long)latency_ms);
+        hq_debug("attempt", "delivery", d->did, "endpoint", d->epid, "outcome", outcome,
+                 "class", class_names[cls], "code", cs, "latency_ms", ls, "error",
+                 cls == C_2XX ? "" : err);
+    }
+    epcfg_unref(d->cfg);
+    d->cfg = NULL;
+    struct epentry *ep = d->ep;
+    worker_outcome(d);
+    epcache_release(w, ep);
+}
+
+/* Unlinks from the in-flight list. */
+static void inflight_unlink(struct delivery *d)
+{
+    struct hq_worker *w = d->w;
+    if (d->iprev) d->iprev->inext = d->inext;
+    else w->if_head = d->inext;
+    if (d->inext) d->inext->iprev = d->iprev;
+    d->iprev = d->inext = NULL;
+    w->http_inflight--;
+}
+
+void delivery_start(struct delivery *d)
+{
+    struct hq_worker *w = d->w;
+    struct epentry *ep = d->ep;
+    d->state = DLV_INFLIGHT;
+    d->iprev = NULL;
+    d->inext = w->if_head;
+    if (w->if_head) w->if_head->iprev = d;
+    w->if_head = d;
+    w->http_inflight++;
+    d->at_ms = hq_now_ms();
+    d->t0_ns = hq_mono_ns();
+    d->retry_after_ms = -1;
+    hq_buf_init(&d->resp, 0);
+
+    if (!ep->cfg) {
+        inflight_unlink(d);
+        finish(d, 0, C_OTHER, "endpoint config unreadable", 0);
+        return;
+    }
+    d->cfg = ep->cfg;
+    d->cfg->refs++;
+    const hq_endpoint *e = &d->cfg->e;
+    size_t len;
+    const char *body = event_body(d->ev, e->payload_format, &len);
+    build_headers(d, e, body, len);
+
+    int64_t t = e->timeout_ms > 0 ? e->timeout_ms : w->timeout_ms;
+    if (t > w->claim_idle_ms - 1000)
+        t = w->claim_idle_ms - 1000;
+    if (t < 100)
+        t = 100;
+    CURL *c = http_easy(w, d);
+    d->easy = c;
+    d->errbuf[0] = '\0';
+    curl_easy_setopt(c, CURLOPT_URL, e->url);
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, d->hdrs);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)t);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)t);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, d->errbuf);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, d);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, d);
+    if (http_add(w, d) != 0)
+        delivery_http_done(d, CURLE_FAILED_INIT);
+}
+
+static int curl_class(CURLcode rc, int blocked)
+{
+    switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT:
+        return C_TIMEOUT;
+    case CURLE_COULDNT_CONNECT:
+        return blocked ? C_BLOCKED : C_CONNECT;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        return C_CONNECT;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_SSL_SHUTDOWN_FAILED:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_USE_SSL_FAILED:
+        return C_TLS;
+    default:
+        return blocked ? C_BLOCKED : C_OTHER;
+    }
+}
+
+/* The transfer ended. A received final status decides the outcome even if
+ * the body then failed (e.g. aborted at 64 KiB): the receiver answered. */
+void delivery_http_done(struct delivery *d, CURLcode rc)
+{
+    struct hq_worker *w = d->w;
+    long code = 0;
+    if (d->easy)
+        curl_easy_getinfo(d->easy, CURLINFO_RESPONSE_CODE, &code);
+    int64_t latency = (int64_t)((hq_mono_ns() - d->t0_ns) / 1000000);
+    http_release(w, d);
+    inflight_unlink(d);
+    curl_slist_free_all(d->hdrs);
+    d->hdrs = NULL;
+
+    char err[CURL_ERROR_SIZE + 128];
+    int cls;
+    if (code >= 200) {
+        cls = code < 300 ? C_2XX : code < 400 ? C_3XX : code < 500 ? C_4XX : code < 600 ? C_5XX : C_OTHER;
+        if (d->status_line[0])
+            snprintf(err, sizeof err, "%ld %s", code, d->status_line);
+        else
+            snprintf(err, sizeof err, "HTTP %ld", code);
+    } else {
+        code = 0;
+        cls = curl_class(rc, d->blocked);
+        if (cls == C_BLOCKED)
+            snprintf(err, sizeof err, "blocked: %s is a private address (HOOKQ_ALLOW_PRIVATE_NETWORKS=0)",
+                     d->blocked_addr);
+        else if (d->errbuf[0])
+            snprintf(err, sizeof err, "%s", d->errbuf);
+        else
+            snprintf(err, sizeof err, "%s", curl_easy_strerror(rc));
+    }
+    finish(d, (int)code, cls, err, latency);
+}
+
+/* Aborted on shutdown: frees the transfer, no outcome (stays pending). */
+void delivery_abort(struct delivery *d)
+{
+    struct hq_worker *w = d->w;
+    http_release(w, d);
+    inflight_unlink(d);
+    curl_slist_free_all(d->hdrs);
+    d->hdrs = NULL;
+    epcfg_unref(d->cfg);
+    d->cfg = NULL;
+    d->ep->inflight--;
+    delivery_free(d);
+}
+
+void delivery_finish_noattempt(struct delivery *d, const char *outcome, const char *reason)
+{
+    struct hq_worker *w = d->w;
+    d->at_ms = hq_now_ms();
+    d->outcome = strcmp(outcome, "cancel") == 0 ? "cancel" : "dead";
+    d->due_ms = 0;
+    d->code = 0;
+    d->reason = hq_strdup(reason);
+    d->record = record_json(d, "dead", 0, 0, reason, "other",
+                            d->ep && d->ep->cfg ? d->ep->cfg->e.url : NULL, 0);
+    count_outcome(w, d->outcome);
+    hq_debug("no attempt", "delivery", d->did, "endpoint", d->epid, "outcome", d->outcome,
+             "reason", reason);
+    worker_outcome(d);
+}

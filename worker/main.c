@@ -1,0 +1,228 @@
+/* hookq-worker: the delivery daemon (SPEC 1, 4, 7, 9).
+ *
+ * This file is the process shell: the configuration table (environment
+ * variables with matching flags, --help generated from it), the checks that
+ * must fail fast with exit code 2 (bad values, Redis unreachable, a shard
+ * count that differs from the one recorded in <prefix>:meta), signal
+ * handling (the first SIGTERM/SIGINT drains and exits 0, a second one exits
+ * 1 at once) and the final accounting (uv_loop_close must find no handle
+ * left open). The loop itself is worker.c. */
+#include "hq_fmacros.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <unistd.h>
+#include "hq_alloc.h"
+#include "hq_config.h"
+#include "hq_keys.h"
+#include "hq_log.h"
+#include "worker.h"
+
+#ifndef HOOKQ_VERSION
+#define HOOKQ_VERSION "0.0.0"
+#endif
+
+#define DAY_MS (86400LL * 1000)
+
+static struct hq_worker W;
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    struct hq_worker *w = s->data;
+    if (w->stopping) {
+        hq_warn("second signal: exiting now", "signal", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+        _exit(1);
+    }
+    worker_stop(w);
+}
+
+/* What we print for the Redis URL: never the password. */
+static void url_display(const hq_redis_url *u, char *out, size_t n)
+{
+    if (u->kind == HQ_REDIS_UNIX)
+        snprintf(out, n, "unix://%s", u->path);
+    else
+        snprintf(out, n, "redis://%s:%d/%d", u->host, u->port, u->db);
+}
+
+/* Connects synchronously once: Redis must be reachable at start, the shard
+ * count must match <prefix>:meta (recorded by the first process), and the
+ * function library is loaded. Returns 0, or -1 with err (exit 2). */
+static int startup_check(struct hq_worker *w, char *err, size_t errlen)
+{
+    char e[256], disp[1400];
+    url_display(&w->url, disp, sizeof disp);
+    redisContext *c = hq_redis_connect(&w->url, 2000, e, sizeof e);
+    if (!c) {
+        snprintf(err, errlen, "HOOKQ_REDIS_URL: cannot connect to '%s': %s", disp, e);
+        return -1;
+    }
+    char meta[HQ_KEY_MAX], now[24], shards[16];
+    hq_key_global(meta, sizeof meta, w->prefix, "meta");
+    snprintf(now, sizeof now, "%lld", (long long)hq_now_ms());
+    snprintf(shards, sizeof shards, "%d", w->shards);
+    redisReply *r = redisCommand(c, "HSETNX %s shards %s", meta, shards);
+    if (r) freeReplyObject(r);
+    r = redisCommand(c, "HSETNX %s created %s", meta, now);
+    if (r) freeReplyObject(r);
+    r = redisCommand(c, "HGET %s shards", meta);
+    int rc = 0;
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        snprintf(err, errlen, "HOOKQ_REDIS_URL: '%s': %s", disp, r ? r->str : c->errstr);
+        rc = -1;
+    } else if (r->type == REDIS_REPLY_STRING && strcmp(r->str, shards) != 0) {
+        snprintf(err, errlen, "HOOKQ_SHARDS: %d does not match the %s shards recorded in %s",
+                 w->shards, r->str, meta);
+        rc = -1;
+    }
+    if (r) freeReplyObject(r);
+    if (rc == 0 && hq_redis_load_functions(c, e, sizeof e) != 0) {
+        snprintf(err, errlen, "HOOKQ_REDIS_URL: '%s': cannot load the function library: %s", disp, e);
+        rc = -1;
+    }
+    if (rc == 0 && hq_redis_check_noeviction(c) == 0)
+        hq_warn("Redis maxmemory-policy is not noeviction: queued deliveries can be evicted and lost");
+    redisFree(c);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    struct hq_worker *w = &W;
+    char *redis_url = NULL, *log_format = NULL, *log_level = NULL;
+    long long shards = 0, conc = 0, epconc = 0, max_claims = 0, attempt_log = 0;
+    char err[512];
+    hq_opt opts[] = {
+        { "HOOKQ_REDIS_URL", "redis-url", HQ_OPT_STR, "redis://127.0.0.1:6379/0", 0, 0, 0, NULL,
+          "Redis: redis://[user:pass@]host:port/db or unix:///path", &redis_url },
+        { "HOOKQ_PREFIX", "prefix", HQ_OPT_STR, "hookq", 0, 0, 0, NULL, "prefix of every Redis key", &w->prefix },
+        { "HOOKQ_SHARDS", "shards", HQ_OPT_INT, "16", 0, 1, 4096, NULL,
+          "number of shards (must match the installation)", &shards },
+        { "HOOKQ_LISTEN", "listen", HQ_OPT_STR, "127.0.0.1:9464", 0, 0, 0, NULL,
+          "address for /metrics /healthz /readyz (host:port, port 0, or unix:/path)", &w->listen },
+        { "HOOKQ_CONCURRENCY", "concurrency", HQ_OPT_INT, "1024", 0, 1, 100000, NULL,
+          "deliveries claimed/in flight per worker", &conc },
+        { "HOOKQ_ENDPOINT_CONCURRENCY", "endpoint-concurrency", HQ_OPT_INT, "32", 0, 1, 100000, NULL,
+          "deliveries in flight per endpoint per worker", &epconc },
+        { "HOOKQ_RETRY_SCHEDULE", "retry-schedule", HQ_OPT_SCHEDULE, "1m,5m,30m,2h,6h", 0, 0, 0, NULL,
+          "delays after failed attempts; attempts = entries + 1", &w->schedule },
+        { "HOOKQ_TIMEOUT", "timeout", HQ_OPT_DURATION, "10s", 0, 100, 30000, NULL,
+          "per-attempt timeout (an endpoint may lower it)", &w->timeout_ms },
+        { "HOOKQ_CLAIM_IDLE", "claim-idle", HQ_OPT_DURATION, "60s", 0, 200, 7 * DAY_MS, NULL,
+          "idle time after which another worker's claimed entry is reclaimed (> HOOKQ_TIMEOUT)",
+          &w->claim_idle_ms },
+        { "HOOKQ_MAX_CLAIMS", "max-claims", HQ_OPT_INT, "5", 0, 1, 1000, NULL,
+          "claims without an outcome after which an entry is dead (poison)", &max_claims },
+        { "HOOKQ_DRAIN_TIMEOUT", "drain-timeout", HQ_OPT_DURATION, "30s", 0, 0, 3600000, NULL,
+          "on SIGTERM, how long in-flight attempts may finish", &w->drain_ms },
+        { "HOOKQ_DISABLE_AFTER", "disable-after", HQ_OPT_DURATION, "5d", 0, 0, 3650 * DAY_MS, NULL,
+          "disable an endpoint whose attempts all failed this long (0 = never)", &w->disable_after_ms },
+        { "HOOKQ_RETENTION", "retention", HQ_OPT_DURATION, "7d", 0, 1000, 3650 * DAY_MS, NULL,
+          "how long finished deliveries and attempt logs are kept", &w->retention_ms },
+        { "HOOKQ_ATTEMPT_LOG", "attempt-log", HQ_OPT_INT, "1000", 0, 1, 10000000, NULL,
+          "attempts kept per endpoint", &attempt_log },
+        { "HOOKQ_ALLOW_PRIVATE_NETWORKS", "allow-private-networks", HQ_OPT_BOOL, "0", 0, 0, 0, NULL,
+          "allow delivery to loopback/private/link-local addresses (dev and tests only)", &w->allow_private },
+        { "HOOKQ_CA_FILE", "ca-file", HQ_OPT_STR, NULL, 0, 0, 0, NULL,
+          "CA bundle for HTTPS endpoints (default: the system's)", &w->ca_file },
+        { "HOOKQ_WORKER_ID", "worker-id", HQ_OPT_STR, NULL, 0, 0, 0, NULL,
+          "consumer name in the group (default <hostname>-<pid>)", &w->id },
+        { "HOOKQ_LOG_FORMAT", "log-format", HQ_OPT_ENUM, "json", 0, 0, 0, "json|text", "log format", &log_format },
+        { "HOOKQ_LOG_LEVEL", "log-level", HQ_OPT_ENUM, "info", 0, 0, 0, "debug|info|warn|error",
+          "minimum log level", &log_level },
+        { 0 },
+    };
+    int rc = hq_config_parse(opts, argc, argv, "hookq-worker",
+                             "hookq delivery worker: claims deliveries from Redis and POSTs them.",
+                             NULL, err, sizeof err);
+    if (rc == 1) {
+        hq_config_free(opts);
+        return 0;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "hookq-worker: %s\n", err);
+        hq_config_free(opts);
+        return 2;
+    }
+    w->shards = (int)shards;
+    w->concurrency = (int)conc;
+    w->ep_concurrency = (int)epconc;
+    w->max_claims = (int)max_claims;
+    w->attempt_log = (int)attempt_log;
+    enum hq_log_level lvl = HQ_LOG_INFO;
+    if (strcmp(log_level, "debug") == 0) lvl = HQ_LOG_DEBUG;
+    else if (strcmp(log_level, "warn") == 0) lvl = HQ_LOG_WARN;
+    else if (strcmp(log_level, "error") == 0) lvl = HQ_LOG_ERROR;
+    hq_log_setup("worker", strcmp(log_format, "json") == 0, lvl);
+
+    int exit_code = 0;
+    if (w->claim_idle_ms <= w->timeout_ms) {
+        char a[32], b[32];
+        hq_format_duration(w->claim_idle_ms, a, sizeof a);
+        hq_format_duration(w->timeout_ms, b, sizeof b);
+        fprintf(stderr, "hookq-worker: HOOKQ_CLAIM_IDLE: invalid value '%s': must be longer than "
+                        "HOOKQ_TIMEOUT (%s)\n", a, b);
+        exit_code = 2;
+        goto out_config;
+    }
+    if (hq_redis_url_parse(redis_url, &w->url, err, sizeof err) != 0) {
+        fprintf(stderr, "hookq-worker: HOOKQ_REDIS_URL: invalid value: %s\n", err);
+        exit_code = 2;
+        goto out_config;
+    }
+    if (w->url.kind != HQ_REDIS_TCP && w->url.kind != HQ_REDIS_UNIX) {
+        fprintf(stderr, "hookq-worker: HOOKQ_REDIS_URL: cluster and sentinel URLs are not supported by "
+                        "the worker yet\n");
+        exit_code = 2;
+        goto out_config;
+    }
+    if (gethostname(w->host, sizeof w->host - 1) != 0)
+        strcpy(w->host, "unknown");
+    if (!w->id || !w->id[0]) {
+        char id[320];
+        snprintf(id, sizeof id, "%s-%d", w->host, (int)getpid());
+        hq_free(w->id);
+        w->id = hq_strdup(id);
+    }
+    if (startup_check(w, err, sizeof err) != 0) {
+        fprintf(stderr, "hookq-worker: %s\n", err);
+        exit_code = 2;
+        goto out_config;
+    }
+
+    signal(SIGPIPE, SIG_IGN);
+    srandom((unsigned)(hq_now_ms() ^ (getpid() << 16)));
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    uv_signal_init(&loop, &w->sigterm);
+    uv_signal_init(&loop, &w->sigint);
+    w->sigterm.data = w->sigint.data = w;
+    uv_signal_start(&w->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&w->sigint, on_signal, SIGINT);
+    if (worker_init(w, &loop) != 0)
+        _exit(2);
+    if (status_listen(w) != 0)
+        _exit(2);
+    {
+        char sh[16], cc[16], disp[1400];
+        snprintf(sh, sizeof sh, "%d", w->shards);
+        snprintf(cc, sizeof cc, "%d", w->concurrency);
+        url_display(&w->url, disp, sizeof disp);
+        hq_info("started", "version", HOOKQ_VERSION, "worker", w->id, "redis", disp, "shards", sh,
+                "concurrency", cc);
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    worker_free(w);
+    int lc = uv_loop_close(&loop);
+    if (lc != 0) {
+        hq_error("handles left open at exit", "error", uv_strerror(lc));
+        exit_code = 1;
+    }
+    curl_global_cleanup();
+    hq_info("stopped", "worker", w->id);
+out_config:
+    hq_config_free(opts);
+    return exit_code;
+}

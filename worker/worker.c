@@ -1,0 +1,1389 @@
+/* worker: the delivery loop. One libuv loop runs everything:
+ *
+ *  - two hiredis async connections (hq_redis_uv adapter): "reader" only ever
+ *    has one blocking XREADGROUP outstanding over every shard's stream;
+ *    "cmd" carries the rest (hookq_load, hookq_complete, the cron's
+ *    promote/reclaim/heartbeat/sampling). Each connection has a deadline
+ *    (5 s beyond any BLOCK time) and reconnects with backoff (100 ms doubling
+ *    to 5 s); on connect it sends PING, AUTH/SELECT per the URL and, on cmd,
+ *    FUNCTION LOAD REPLACE and XGROUP CREATE for every shard.
+ *  - a uv_prepare_t (drive) that runs once per loop iteration, before the
+ *    loop blocks, and batches: one hookq_load per shard for the entries
+ *    claimed since the last iteration, one hookq_complete per shard for the
+ *    outcomes decided since (Redis beforeSleep style), and the next read as
+ *    soon as claim slots are free.
+ *  - one cron timer (100 ms) with run_with_period-style periods.
+ *
+ * Outcomes are never dropped while the process runs: a failed flush puts
+ * them back and they go again after the reconnect. If the process dies, the
+ * entries are still pending in Redis and another worker reclaims them (a
+ * duplicate attempt, which the at-least-once contract allows). */
+#include "hq_fmacros.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "hq_alloc.h"
+#include "hq_keys.h"
+#include "hq_log.h"
+#include "hq_redis_uv.h"
+#include "worker.h"
+
+#ifndef HOOKQ_VERSION
+#define HOOKQ_VERSION "0.0.0"
+#endif
+
+#define REPLY_DEADLINE_MS 5000
+#define BLOCK_MS 1000
+#define LOAD_BATCH 256
+#define COMPLETE_BATCH 200
+#define CRON_MS 100
+#define HOLD_MS 1000
+
+enum rkind { R_SETUP, R_FLOAD, R_GROUP, R_READ, R_LOAD, R_COMPLETE, R_PROMOTE, R_RECLAIM,
+             R_SAMPLE, R_OTHER };
+
+/* One command in flight on a connection; the reply callback's privdata. */
+struct rcmd {
+    struct rcmd *next;
+    struct conn *c;
+    enum rkind kind;
+    int setup;                 /* part of the connect sequence */
+    int64_t sent_ms;
+    int shard;
+    int sub;                   /* R_SAMPLE: which command */
+    struct delivery *list;     /* R_LOAD / R_COMPLETE batch (linked by next) */
+    int nlist;
+    int nev, nep;              /* R_LOAD: unique keys */
+    struct epentry **eps;
+};
+
+static void conn_connect(struct conn *c);
+static void drive(struct hq_worker *w);
+
+/* ------------------------------------------------------------------ */
+/* lists */
+
+static void list_push(struct delivery **head, struct delivery **tail, struct delivery *d)
+{
+    d->next = NULL;
+    if (*tail) (*tail)->next = d;
+    else *head = d;
+    *tail = d;
+}
+
+/* Puts a whole batch back at the front (it was sent first, so it goes first). */
+static void list_prepend(struct delivery **head, struct delivery **tail, struct delivery *list)
+{
+    if (!list)
+        return;
+    struct delivery *last = list;
+    while (last->next)
+        last = last->next;
+    last->next = *head;
+    *head = list;
+    if (!*tail)
+        *tail = last;
+}
+
+/* ------------------------------------------------------------------ */
+/* deliveries */
+
+/* The held-set key: stream ids are unique per stream only, so two shards'
+ * streams can hand out the same id in the same millisecond. */
+static void held_key(char *out, size_t n, int shard, const char *sid)
+{
+    snprintf(out, n, "%d/%s", shard, sid);
+}
+
+void delivery_free(struct delivery *d)
+{
+    struct hq_worker *w = d->w;
+    char hk[80];
+    if (d->sid) {
+        held_key(hk, sizeof hk, d->shard, d->sid);
+        if (strmap_get(&w->held, hk) == d)
+            strmap_del(&w->held, hk);
+    }
+    epcache_unref(w, d->ep);
+    event_unref(d->ev);
+    epcfg_unref(d->cfg);
+    curl_slist_free_all(d->hdrs);
+    hq_buf_free(&d->reqhdrs);
+    hq_buf_free(&d->resp);
+    hq_free(d->sid);
+    hq_free(d->did);
+    hq_free(d->epid);
+    hq_free(d->evkey);
+    hq_free(d->record);
+    hq_free(d->reason);
+    hq_free(d);
+    w->claimed--;
+}
+
+void worker_outcome(struct delivery *d)
+{
+    struct hq_worker *w = d->w;
+    struct shard_q *q = &w->sq[d->shard];
+    d->state = DLV_DONE;
+    list_push(&q->done_head, &q->done_tail, d);
+    q->ndone++;
+}
+
+static const char *field(redisReply *f, const char *name)
+{
+    for (size_t i = 0; i + 1 < f->elements; i += 2)
+        if (f->element[i]->type == REDIS_REPLY_STRING && strcmp(f->element[i]->str, name) == 0 &&
+            f->element[i + 1]->type == REDIS_REPLY_STRING)
+            return f->element[i + 1]->str;
+    return NULL;
+}
+
+/* A claimed stream entry [id, [f, v, ...]] becomes a LOADING delivery. */
+static void add_entry(struct hq_worker *w, int shard, redisReply *e, int reclaimed)
+{
+    if (e->type != REDIS_REPLY_ARRAY || e->elements < 2 || e->element[0]->type != REDIS_REPLY_STRING)
+        return;
+    const char *sid = e->element[0]->str;
+    redisReply *f = e->element[1];
+    if (f->type != REDIS_REPLY_ARRAY)
+        return;  /* deleted entry */
+    char hk[80];
+    held_key(hk, sizeof hk, shard, sid);
+    if (strmap_get(&w->held, hk))
+        return;  /* ours already (a reclaim of our own long wait) */
+    const char *did = field(f, "d"), *epid = field(f, "e"), *evk = field(f, "k");
+    const char *ns = field(f, "n"), *rs = field(f, "r");
+    long long n = 0, r = 0;
+    if (!did || !epid || !evk || !ns || !rs || hq_parse_ll(ns, &n) != 0 || hq_parse_ll(rs, &r) != 0) {
+        hq_warn("malformed stream entry ignored", "id", sid);
+        return;
+    }
+    struct delivery *d = hq_calloc(1, sizeof *d);
+    d->w = w;
+    d->shard = shard;
+    d->sid = hq_strdup(sid);
+    d->did = hq_strdup(did);
+    d->epid = hq_strdup(epid);
+    d->evkey = hq_strdup(evk);
+    d->n = (int)n;
+    d->r = (int)r;
+    d->reclaimed = reclaimed;
+    d->claimed_ms = hq_now_ms();
+    d->state = DLV_LOADING;
+    d->ep = epcache_get(w, epid);
+    hq_buf_init(&d->reqhdrs, 0);
+    hq_buf_init(&d->resp, 0);
+    strmap_put(&w->held, hk, d);
+    w->claimed++;
+    struct shard_q *q = &w->sq[shard];
+    list_push(&q->load_head, &q->load_tail, d);
+    q->nload++;
+    if (reclaimed)
+        hq_metric_add(w->m_reclaimed, 1);
+}
+
+/* ------------------------------------------------------------------ */
+/* connections */
+
+static void conn_down(struct conn *c);
+
+static void count_error(struct hq_worker *w)
+{
+    hq_metric_add(w->m_redis_errors, 1);
+}
+
+/* Drops the connection. Safe inside reply callbacks (hiredis defers the
+ * free). Never used from the connect callback. */
+static void conn_kill(struct conn *c, const char *why)
+{
+    if (!c->ac || c->dying)
+        return;
+    redisAsyncContext *ac = c->ac;
+    int connected = (ac->c.flags & REDIS_CONNECTED) != 0;
+    if (why)
+        hq_warn("redis connection dropped", "conn", c->name, "reason", why);
+    c->dying = 1;
+    redisAsyncFree(ac);
+    if (!connected && c->ac == ac) {
+        /* no disconnect callback for a context that never connected */
+        c->ac = NULL;
+        conn_down(c);
+    }
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void on_reconnect(uv_timer_t *t)
+{
+    conn_connect(t->data);
+}
+
+/* The context is gone (freed by hiredis). Schedules a reconnect unless the
+ * worker is stopping this connection. */
+static void conn_down(struct conn *c)
+{
+    c->ac = NULL;
+    c->ready = 0;
+    c->dying = 0;
+    if (c->stopped) {
+        if (!uv_is_closing((uv_handle_t *)&c->timer))
+            uv_close((uv_handle_t *)&c->timer, on_timer_closed);
+        return;
+    }
+    uv_timer_start(&c->timer, on_reconnect, (uint64_t)c->backoff_ms, 0);
+    c->backoff_ms *= 2;
+    if (c->backoff_ms > 5000)
+        c->backoff_ms = 5000;
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    struct conn *c = ac->data;
+    if (status != REDIS_OK) {
+        hq_warn("redis connect failed", "conn", c->name, "error", ac->errstr);
+        count_error(c->w);
+        /* hiredis frees ac after we return */
+        conn_down(c);
+    }
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+    struct conn *c = ac->data;
+    if (!c->stopped && !c->dying) {
+        hq_warn("redis disconnected", "conn", c->name, "error", ac->errstr ? ac->errstr : "");
+        count_error(c->w);
+    }
+    (void)status;
+    conn_down(c);
+}
+
+/* Deadline check: an outstanding reply older than 5 s (plus the BLOCK time
+ * on the reader) means the server or the network hangs: reconnect. */
+static void on_deadline(uv_timer_t *t)
+{
+    struct conn *c = t->data;
+    if (c->ac && c->q_head && hq_now_ms() - c->q_head->sent_ms > REPLY_DEADLINE_MS + c->extra_ms)
+        conn_kill(c, "reply deadline passed");
+}
+
+static void on_reply(redisAsyncContext *ac, void *reply, void *priv);
+
+/* Sends a command. 0, or -1 when the connection is down (the caller keeps
+ * ownership of rc and of whatever it carries). */
+static int conn_send(struct conn *c, struct rcmd *rc, int argc, const char **argv, const size_t *lens)
+{
+    if (!c->ac || c->dying)
+        return -1;
+    rc->c = c;
+    rc->sent_ms = hq_now_ms();
+    rc->next = NULL;
+    if (redisAsyncCommandArgv(c->ac, on_reply, rc, argc, argv, lens) != REDIS_OK)
+        return -1;
+    if (c->q_tail) c->q_tail->next = rc;
+    else c->q_head = rc;
+    c->q_tail = rc;
+    return 0;
+}
+
+static struct rcmd *rcmd_new(enum rkind k, int shard)
+{
+    struct rcmd *rc = hq_calloc(1, sizeof *rc);
+    rc->kind = k;
+    rc->shard = shard;
+    return rc;
+}
+
+/* Sends a command built from C strings (no binary data). */
+static int conn_sendv(struct conn *c, struct rcmd *rc, int argc, const char **argv)
+{
+    size_t lens[32];
+    for (int i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    int r = conn_send(c, rc, argc, argv, lens);
+    if (r != 0)
+        hq_free(rc);
+    return r;
+}
+
+static void send_fload(struct hq_worker *w, struct conn *c, int setup)
+{
+    struct rcmd *rc = rcmd_new(R_FLOAD, -1);
+    rc->setup = setup;
+    const char *argv[] = { "FUNCTION", "LOAD", "REPLACE", hq_lua_library };
+    size_t lens[] = { 8, 4, 7, hq_lua_library_len };
+    if (conn_send(c, rc, 4, argv, lens) != 0)
+        hq_free(rc);
+    else if (setup)
+        c->setup_left++;
+    w->need_fload = 0;
+}
+
+static void send_groups(struct hq_worker *w, struct conn *c, int setup)
+{
+    for (int s = 0; s < w->shards; s++) {
+        struct rcmd *rc = rcmd_new(R_GROUP, s);
+        rc->setup = setup;
+        const char *argv[] = { "XGROUP", "CREATE", w->sq[s].stream, HQ_GROUP, "0", "MKSTREAM" };
+        if (conn_sendv(c, rc, 6, argv) == 0 && setup)
+            c->setup_left++;
+    }
+    w->need_groups = 0;
+}
+
+static void conn_connect(struct conn *c)
+{
+    struct hq_worker *w = c->w;
+    redisAsyncContext *ac;
+    if (c->stopped)
+        return;
+    if (w->url.kind == HQ_REDIS_UNIX)
+        ac = redisAsyncConnectUnix(w->url.path);
+    else
+        ac = redisAsyncConnect(w->url.host, w->url.port);
+    if (!ac || ac->err) {
+        hq_warn("redis connect failed", "conn", c->name, "error", ac ? ac->errstr : "out of memory");
+        count_error(w);
+        if (ac)
+            redisAsyncFree(ac);
+        conn_down(c);
+        return;
+    }
+    if (hq_redis_uv_attach(ac, w->loop) != 0) {
+        redisAsyncFree(ac);
+        conn_down(c);
+        return;
+    }
+    ac->data = c;
+    c->ac = ac;
+    c->ready = 0;
+    c->dying = 0;
+    c->setup_left = 0;
+    c->connect_ms = hq_now_ms();
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+
+    /* The connect sequence is queued now and written once connected. */
+    char db[16];
+    struct rcmd *rc;
+    if (w->url.pass[0]) {
+        rc = rcmd_new(R_SETUP, -1);
+        rc->setup = 1;
+        if (w->url.user[0]) {
+            const char *argv[] = { "AUTH", w->url.user, w->url.pass };
+            if (conn_sendv(c, rc, 3, argv) == 0) c->setup_left++;
+        } else {
+            const char *argv[] = { "AUTH", w->url.pass };
+            if (conn_sendv(c, rc, 2, argv) == 0) c->setup_left++;
+        }
+    }
+    if (w->url.db != 0) {
+        snprintf(db, sizeof db, "%d", w->url.db);
+        rc = rcmd_new(R_SETUP, -1);
+        rc->setup = 1;
+        const char *argv[] = { "SELECT", db };
+        if (conn_sendv(c, rc, 2, argv) == 0) c->setup_left++;
+    }
+    rc = rcmd_new(R_SETUP, -1);
+    rc->setup = 1;
+    const char *ping[] = { "PING" };
+    if (conn_sendv(c, rc, 1, ping) == 0) c->setup_left++;
+    if (c == &w->cmd) {
+        send_fload(w, c, 1);
+        send_groups(w, c, 1);
+    }
+    uv_timer_start(&c->timer, on_deadline, 500, 500);
+}
+
+static void conn_ready(struct conn *c)
+{
+    struct hq_worker *w = c->w;
+    c->ready = 1;
+    c->backoff_ms = 100;
+    if (c == &w->cmd) {
+        w->groups_ok = 1;
+        w->cmd_hold_until = 0;
+    }
+    hq_info("redis connected", "conn", c->name);
+}
+
+/* ------------------------------------------------------------------ */
+/* replies */
+
+static int is_err(redisReply *r, const char *prefix)
+{
+    return r && r->type == REDIS_REPLY_ERROR && r->str && strncmp(r->str, prefix, strlen(prefix)) == 0;
+}
+
+/* Reacts to an error reply: missing functions are reloaded, a missing
+ * consumer group is recreated, everything is counted; cmd traffic holds off
+ * for a second so a persistent error does not spin. */
+static void reply_error(struct hq_worker *w, redisReply *r, const char *what, int hold)
+{
+    count_error(w);
+    if (hq_redis_is_nofunc(r->str)) {
+        w->need_fload = 1;
+        hq_warn("redis functions missing, reloading", "cmd", what);
+        return;
+    }
+    if (is_err(r, "NOGROUP")) {
+        w->groups_ok = 0;
+        w->need_groups = 1;
+        hq_warn("consumer group missing, recreating", "cmd", what);
+        return;
+    }
+    hq_error("redis error", "cmd", what, "error", r->str);
+    if (hold)
+        w->cmd_hold_until = hq_now_ms() + HOLD_MS;
+}
+
+static void handle_read(struct hq_worker *w, redisReply *r)
+{
+    w->read_pending = 0;
+    if (!r)
+        return;
+    if (r->type == REDIS_REPLY_ERROR) {
+        reply_error(w, r, "XREADGROUP", 0);
+        /* "UNBLOCKED the stream key no longer exists" and NOGROUP: the next
+         * read (after the groups are recreated) can go right away */
+        w->read_hold_until = hq_now_ms() + (w->need_groups || is_err(r, "UNBLOCKED") ? 100 : HOLD_MS);
+        if (is_err(r, "UNBLOCKED")) {
+            w->groups_ok = 0;
+            w->need_groups = 1;
+        }
+        return;
+    }
+    if (r->type != REDIS_REPLY_ARRAY)
+        return;  /* nil: BLOCK timed out */
+    size_t plen = strlen(w->prefix);
+    for (size_t i = 0; i < r->elements; i++) {
+        redisReply *st = r->element[i];
+        if (st->type != REDIS_REPLY_ARRAY || st->elements < 2 || st->element[0]->type != REDIS_REPLY_STRING)
+            continue;
+        const char *name = st->element[0]->str;
+        int shard = (strlen(name) > plen + 2) ? atoi(name + plen + 2) : -1;
+        if (shard < 0 || shard >= w->shards)
+            continue;
+        redisReply *ents = st->element[1];
+        if (ents->type != REDIS_REPLY_ARRAY)
+            continue;
+        for (size_t j = 0; j < ents->elements; j++)
+            if (!w->stopping)
+                add_entry(w, shard, ents->element[j], 0);
+    }
+}
+
+static void free_list(struct delivery *d)
+{
+    while (d) {
+        struct delivery *nx = d->next;
+        delivery_free(d);
+        d = nx;
+    }
+}
+
+static char *reply_str(redisReply *r, size_t *len)
+{
+    if (!r || r->type != REDIS_REPLY_STRING) {
+        if (len) *len = 0;
+        return NULL;
+    }
+    if (len) *len = r->len;
+    char *s = hq_malloc(r->len + 1);
+    memcpy(s, r->str, r->len);
+    s[r->len] = '\0';
+    return s;
+}
+
+static void handle_load(struct hq_worker *w, struct rcmd *rc, redisReply *r)
+{
+    struct shard_q *q = &w->sq[rc->shard];
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != (size_t)(rc->nev + rc->nep)) {
+        if (r && r->type == REDIS_REPLY_ERROR)
+            reply_error(w, r, "hookq_load", 1);
+        else if (r)
+            hq_error("unexpected hookq_load reply");
+        if (w->stopping || w->closing) {
+            free_list(rc->list);
+        } else {
+            list_prepend(&q->load_head, &q->load_tail, rc->list);
+            q->nload += rc->nlist;
+        }
+        return;
+    }
+    struct event **evs = hq_calloc((size_t)rc->nev + 1, sizeof *evs);
+    char *missing = hq_calloc((size_t)rc->nep + 1, 1);
+    for (int i = 0; i < rc->nev; i++) {
+        redisReply *e = r->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements < 6 || e->element[0]->type != REDIS_REPLY_STRING)
+            continue;
+        struct event *ev = hq_calloc(1, sizeof *ev);
+        ev->refs = 1;
+        ev->id = reply_str(e->element[0], NULL);
+        ev->org = reply_str(e->element[1], NULL);
+        ev->type = reply_str(e->element[2], NULL);
+        ev->ca = reply_str(e->element[3], NULL);
+        char *ts = reply_str(e->element[4], NULL);
+        long long tsv = 0;
+        if (ts) hq_parse_ll(ts, &tsv);
+        hq_free(ts);
+        ev->ts = tsv;
+        ev->data = reply_str(e->element[5], &ev->data_len);
+        if (!ev->org) ev->org = hq_strdup("");
+        if (!ev->type) ev->type = hq_strdup("");
+        if (!ev->ca) ev->ca = hq_strdup("");
+        if (!ev->data) ev->data = hq_strdup("{}"), ev->data_len = 2;
+        evs[i] = ev;
+    }
+    for (int j = 0; j < rc->nep; j++) {
+        redisReply *e = r->element[rc->nev + j];
+        struct epentry *ep = rc->eps[j];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements < 4 || e->element[0]->type != REDIS_REPLY_STRING) {
+            missing[j] = 1;
+            epcfg_unref(ep->cfg);
+            ep->cfg = NULL;
+            strcpy(ep->ver, "0");
+            continue;
+        }
+        const char *act = e->element[2]->type == REDIS_REPLY_STRING ? e->element[2]->str : "0";
+        const char *why = e->element[3]->type == REDIS_REPLY_STRING ? e->element[3]->str : "";
+        redisReply *cfg = e->element[1];
+        epcache_update(w, ep, e->element[0]->str, cfg->type == REDIS_REPLY_STRING ? cfg->str : NULL,
+                       cfg->type == REDIS_REPLY_STRING ? cfg->len : 0, strcmp(act, "1") == 0, why);
+    }
+    struct delivery *d = rc->list;
+    rc->list = NULL;
+    while (d) {
+        struct delivery *nx = d->next;
+        d->next = NULL;
+        if (w->stopping) {
+            delivery_free(d);   /* not started: stays pending for a reclaim */
+        } else if (missing[d->load_ep]) {
+            delivery_finish_noattempt(d, "cancel", "endpoint deleted");
+        } else if (!evs[d->load_ev]) {
+            delivery_finish_noattempt(d, "dead", "payload lost: event expired or deleted");
+        } else if (!d->ep->act) {
+            char reason[512];
+            snprintf(reason, sizeof reason, "endpoint disabled%s%s", d->ep->dis_reason[0] ? ": " : "",
+                     d->ep->dis_reason);
+            delivery_finish_noattempt(d, "dead", reason);
+        } else {
+            d->ev = evs[d->load_ev];
+            d->ev->refs++;
+            epcache_submit(w, d);
+        }
+        d = nx;
+    }
+    for (int i = 0; i < rc->nev; i++)
+        event_unref(evs[i]);
+    hq_free(evs);
+    hq_free(missing);
+}
+
+static void handle_complete(struct hq_worker *w, struct rcmd *rc, redisReply *r)
+{
+    struct shard_q *q = &w->sq[rc->shard];
+    w->complete_inflight--;
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        if (r)
+            reply_error(w, r, "hookq_complete", 1);
+        if (w->closing) {
+            free_list(rc->list);  /* entries stay pending: reclaimed elsewhere */
+        } else {
+            list_prepend(&q->done_head, &q->done_tail, rc->list);
+            q->ndone += rc->nlist;
+        }
+        rc->list = NULL;
+        return;
+    }
+    free_list(rc->list);
+    rc->list = NULL;
+}
+
+static void handle_reclaim(struct hq_worker *w, struct rcmd *rc, redisReply *r)
+{
+    w->reclaim_pending--;
+    if (!r)
+        return;
+    if (r->type == REDIS_REPLY_ERROR) {
+        reply_error(w, r, "hookq_reclaim", 1);
+        return;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 4)
+        return;
+    struct shard_q *q = &w->sq[rc->shard];
+    if (r->element[0]->type == REDIS_REPLY_STRING)
+        snprintf(q->reclaim_cursor, sizeof q->reclaim_cursor, "%s", r->element[0]->str);
+    redisReply *ents = r->element[1];
+    if (ents->type == REDIS_REPLY_ARRAY)
+        for (size_t j = 0; j < ents->elements; j++)
+            if (!w->stopping)
+                add_entry(w, rc->shard, ents->element[j], 1);
+    long long poisoned = r->element[2]->type == REDIS_REPLY_INTEGER ? r->element[2]->integer : 0;
+    long long lost = r->element[3]->type == REDIS_REPLY_INTEGER ? r->element[3]->integer : 0;
+    if (poisoned || lost) {
+        char ps[24], ls[24], ss[16];
+        snprintf(ps, sizeof ps, "%lld", poisoned);
+        snprintf(ls, sizeof ls, "%lld", lost);
+        snprintf(ss, sizeof ss, "%d", rc->shard);
+        hq_warn("reclaim found dead entries", "shard", ss, "poisoned", ps, "lost", ls);
+    }
+}
+
+static void handle_sample(struct hq_worker *w, struct rcmd *rc, redisReply *r)
+{
+    w->sample_pending--;
+    if (r && r->type == REDIS_REPLY_ERROR && rc->sub != 0)
+        count_error(w);
+    if (r) {
+        switch (rc->sub) {
+        case 0: /* XINFO GROUPS */
+            w->sample_lag_tmp = -1;
+            if (r->type == REDIS_REPLY_ARRAY)
+                for (size_t i = 0; i < r->elements; i++) {
+                    redisReply *g = r->element[i];
+                    if (g->type != REDIS_REPLY_ARRAY) continue;
+                    const char *nm = field(g, "name");
+                    if (!nm || strcmp(nm, HQ_GROUP) != 0) continue;
+                    for (size_t k = 0; k + 1 < g->elements; k += 2)
+                        if (g->element[k]->type == REDIS_REPLY_STRING && strcmp(g->element[k]->str, "lag") == 0 &&
+                            g->element[k + 1]->type == REDIS_REPLY_INTEGER)
+                            w->sample_lag_tmp = g->element[k + 1]->integer;
+                }
+            break;
+        case 1: /* XLEN: the fallback when lag is unknown */
+            if (w->sample_lag_tmp >= 0)
+                w->s_lag += (double)w->sample_lag_tmp;
+            else if (r->type == REDIS_REPLY_INTEGER)
+                w->s_lag += (double)r->integer;
+            break;
+        case 2:
+            if (r->type == REDIS_REPLY_INTEGER) w->s_retry += (double)r->integer;
+            break;
+        case 3:
+            if (r->type == REDIS_REPLY_INTEGER) w->s_dead += (double)r->integer;
+            break;
+        }
+    }
+    if (w->sample_pending == 0 && r) {
+        hq_metric_set(w->m_lag, w->s_lag);
+        hq_metric_set(w->m_retry, w->s_retry);
+        hq_metric_set(w->m_dead, w->s_dead);
+    }
+}
+
+static void rcmd_unlink(struct conn *c, struct rcmd *rc)
+{
+    struct rcmd **pp = &c->q_head, *prev = NULL;
+    for (; *pp; prev = *pp, pp = &(*pp)->next)
+        if (*pp == rc) {
+            *pp = rc->next;
+            if (c->q_tail == rc)
+                c->q_tail = prev;
+            return;
+        }
+}
+
+/* Every reply comes here (reply == NULL when the context is being freed). */
+static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+    struct rcmd *rc = priv;
+    struct conn *c = rc->c;
+    struct hq_worker *w = c->w;
+    redisReply *r = reply;
+    (void)ac;
+    rcmd_unlink(c, rc);
+
+    if (rc->setup) {
+        int ok = r && (r->type != REDIS_REPLY_ERROR || is_err(r, "BUSYGROUP"));
+        if (r && !ok) {
+            count_error(w);
+            hq_error("redis setup command failed", "conn", c->name, "error", r->str);
+            conn_kill(c, NULL);
+        } else if (ok && --c->setup_left == 0 && !c->dying) {
+            conn_ready(c);
+        }
+        hq_free(rc);
+        return;
+    }
+    switch (rc->kind) {
+    case R_READ:
+        handle_read(w, r);
+        break;
+    case R_LOAD:
+        w->load_inflight--;
+        handle_load(w, rc, r);
+        break;
+    case R_COMPLETE:
+        handle_complete(w, rc, r);
+        break;
+    case R_FLOAD:
+        if (r && r->type == REDIS_REPLY_ERROR) {
+            reply_error(w, r, "FUNCTION LOAD", 1);
+            w->need_fload = 1;
+        } else if (!r) {
+            w->need_fload = 1;
+        }
+        break;
+    case R_GROUP:
+        if (r && r->type == REDIS_REPLY_ERROR && !is_err(r, "BUSYGROUP")) {
+            reply_error(w, r, "XGROUP CREATE", 1);
+            w->need_groups = 1;
+        } else if (!r) {
+            w->need_groups = 1;
+        } else if (!w->need_groups) {
+            w->groups_ok = 1;
+        }
+        break;
+    case R_PROMOTE:
+        w->promote_pending--;
+        if (r && r->type == REDIS_REPLY_ERROR)
+            reply_error(w, r, "hookq_promote", 1);
+        break;
+    case R_RECLAIM:
+        handle_reclaim(w, rc, r);
+        break;
+    case R_SAMPLE:
+        handle_sample(w, rc, r);
+        break;
+    default:
+        if (r && r->type == REDIS_REPLY_ERROR)
+            reply_error(w, r, "heartbeat", 1);
+        break;
+    }
+    hq_free(rc->eps);
+    hq_free(rc);
+}
+
+/* ------------------------------------------------------------------ */
+/* batching (once per loop iteration) */
+
+static void send_loads(struct hq_worker *w, int s)
+{
+    struct shard_q *q = &w->sq[s];
+    while (q->load_head) {
+        struct delivery *batch = NULL, *tail = NULL;
+        int nb = 0;
+        while (q->load_head && nb < LOAD_BATCH) {
+            struct delivery *d = q->load_head;
+            q->load_head = d->next;
+            if (!q->load_head) q->load_tail = NULL;
+            list_push(&batch, &tail, d);
+            nb++;
+        }
+        q->nload -= nb;
+        strmap evk, epk;
+        strmap_init(&evk);
+        strmap_init(&epk);
+        const char **evnames = hq_calloc((size_t)nb, sizeof *evnames);
+        struct epentry **eps = hq_calloc((size_t)nb, sizeof *eps);
+        int nev = 0, nep = 0;
+        for (struct delivery *d = batch; d; d = d->next) {
+            intptr_t i = (intptr_t)strmap_get(&evk, d->evkey);
+            if (!i) {
+                evnames[nev++] = d->evkey;
+                i = nev;
+                strmap_put(&evk, d->evkey, (void *)i);
+            }
+            d->load_ev = (int)i - 1;
+            intptr_t j = (intptr_t)strmap_get(&epk, d->epid);
+            if (!j) {
+                eps[nep++] = d->ep;
+                j = nep;
+                strmap_put(&epk, d->epid, (void *)j);
+            }
+            d->load_ep = (int)j - 1;
+        }
+        strmap_free(&evk);
+        strmap_free(&epk);
+        int argc = 3 + nev + nep + 1 + nep;
+        const char **argv = hq_calloc((size_t)argc, sizeof *argv);
+        size_t *lens = hq_calloc((size_t)argc, sizeof *lens);
+        char **own = hq_calloc((size_t)nep, sizeof *own);
+        char nkeys[16], nevs[16];
+        snprintf(nkeys, sizeof nkeys, "%d", nev + nep);
+        snprintf(nevs, sizeof nevs, "%d", nev);
+        int a = 0;
+        argv[a++] = "FCALL";
+        argv[a++] = "hookq_load";
+        argv[a++] = nkeys;
+        for (int i = 0; i < nev; i++)
+            argv[a++] = evnames[i];
+        for (int j = 0; j < nep; j++) {
+            size_t l = strlen(q->tag) + 3 + strlen(eps[j]->id) + 1;
+            own[j] = hq_malloc(l);
+            snprintf(own[j], l, "%sep:%s", q->tag, eps[j]->id);
+            argv[a++] = own[j];
+        }
+        argv[a++] = nevs;
+        for (int j = 0; j < nep; j++)
+            argv[a++] = eps[j]->ver;
+        for (int i = 0; i < argc; i++)
+            lens[i] = strlen(argv[i]);
+        struct rcmd *rc = rcmd_new(R_LOAD, s);
+        rc->list = batch;
+        rc->nlist = nb;
+        rc->nev = nev;
+        rc->nep = nep;
+        rc->eps = eps;
+        int sent = conn_send(&w->cmd, rc, argc, argv, lens);
+        for (int j = 0; j < nep; j++)
+            hq_free(own[j]);
+        hq_free(own);
+        hq_free(argv);
+        hq_free(lens);
+        hq_free(evnames);
+        if (sent != 0) {
+            hq_free(rc->eps);
+            hq_free(rc);
+            list_prepend(&q->load_head, &q->load_tail, batch);
+            q->nload += nb;
+            return;
+        }
+        w->load_inflight++;
+    }
+}
+
+static void send_completes(struct hq_worker *w, int s)
+{
+    struct shard_q *q = &w->sq[s];
+    int64_t now = hq_now_ms();
+    while (q->done_head) {
+        struct delivery *batch = NULL, *tail = NULL;
+        int nb = 0;
+        while (q->done_head && nb < COMPLETE_BATCH) {
+            struct delivery *d = q->done_head;
+            q->done_head = d->next;
+            if (!q->done_head) q->done_tail = NULL;
+            list_push(&batch, &tail, d);
+            nb++;
+        }
+        q->ndone -= nb;
+        int argc = 11 + 11 * nb;
+        const char **argv = hq_calloc((size_t)argc, sizeof *argv);
+        size_t *lens = hq_calloc((size_t)argc, sizeof *lens);
+        char (*nums)[24] = hq_calloc((size_t)nb * 4 + 4, 24);
+        int a = 0, k = 0;
+        argv[a++] = "FCALL";
+        argv[a++] = "hookq_complete";
+        argv[a++] = "3";
+        argv[a++] = q->stream;
+        argv[a++] = q->retry;
+        argv[a++] = q->dead;
+        argv[a++] = q->tag;
+        snprintf(nums[k], 24, "%lld", (long long)now);
+        argv[a++] = nums[k++];
+        snprintf(nums[k], 24, "%lld", (long long)w->keep_s);
+        argv[a++] = nums[k++];
+        snprintf(nums[k], 24, "%d", w->attempt_log);
+        argv[a++] = nums[k++];
+        snprintf(nums[k], 24, "%lld", (long long)w->disable_after_ms);
+        argv[a++] = nums[k++];
+        for (struct delivery *d = batch; d; d = d->next) {
+            argv[a++] = d->sid;
+            argv[a++] = d->did;
+            argv[a++] = d->epid;
+            argv[a++] = d->evkey;
+            snprintf(nums[k], 24, "%d", d->n);
+            argv[a++] = nums[k++];
+            snprintf(nums[k], 24, "%d", d->r);
+            argv[a++] = nums[k++];
+            argv[a++] = d->outcome;
+            snprintf(nums[k], 24, "%lld", (long long)d->due_ms);
+            argv[a++] = nums[k++];
+            argv[a++] = d->record ? d->record : "{}";
+            snprintf(nums[k], 24, "%d", d->code);
+            argv[a++] = nums[k++];
+            argv[a++] = d->reason ? d->reason : "";
+        }
+        for (int i = 0; i < a; i++)
+            lens[i] = strlen(argv[i]);
+        struct rcmd *rc = rcmd_new(R_COMPLETE, s);
+        rc->list = batch;
+        rc->nlist = nb;
+        int sent = conn_send(&w->cmd, rc, a, argv, lens);
+        hq_free(argv);
+        hq_free(lens);
+        hq_free(nums);
+        if (sent != 0) {
+            hq_free(rc);
+            list_prepend(&q->done_head, &q->done_tail, batch);
+            q->ndone += nb;
+            return;
+        }
+        w->complete_inflight++;
+    }
+}
+
+/* The next XREADGROUP, when the reader is idle and claim slots are free.
+ * COUNT applies per stream, so it is the free slots spread over the shards
+ * (rounded up): the overshoot is bounded by the shard count. */
+static void maybe_read(struct hq_worker *w)
+{
+    if (w->stopping || !w->reader.ready || !w->cmd.ready || w->read_pending || !w->groups_ok ||
+        w->need_fload || hq_now_ms() < w->read_hold_until)
+        return;
+    int free_slots = w->concurrency - w->claimed;
+    if (free_slots <= 0)
+        return;
+    int count = (free_slots + w->shards - 1) / w->shards;
+    if (count > 512) count = 512;
+    if (count < 1) count = 1;
+    char cnt[16];
+    snprintf(cnt, sizeof cnt, "%d", count);
+    w->xread_argv[5] = cnt;
+    w->xread_lens[5] = strlen(cnt);
+    struct rcmd *rc = rcmd_new(R_READ, -1);
+    if (conn_send(&w->reader, rc, w->xread_argc, w->xread_argv, w->xread_lens) != 0) {
+        hq_free(rc);
+        return;
+    }
+    w->read_pending = 1;
+}
+
+static void begin_close(struct hq_worker *w);
+
+static void shutdown_progress(struct hq_worker *w)
+{
+    int64_t now = hq_now_ms();
+    if (!w->drained) {
+        if (w->http_inflight > 0)
+            return;
+        w->drained = 1;
+        uv_timer_stop(&w->drain_timer);
+        w->final_deadline_ms = now + REPLY_DEADLINE_MS;
+    }
+    int pending_out = 0;
+    for (int s = 0; s < w->shards; s++)
+        pending_out += w->sq[s].ndone;
+    if ((pending_out == 0 && w->complete_inflight == 0 && w->load_inflight == 0) ||
+        now > w->final_deadline_ms) {
+        if (pending_out || w->complete_inflight)
+            hq_warn("outcomes not recorded at exit; their entries will be reclaimed");
+        begin_close(w);
+    }
+}
+
+static void drive(struct hq_worker *w)
+{
+    if (w->closing)
+        return;
+    int64_t now = hq_now_ms();
+    if (w->cmd.ready && now >= w->cmd_hold_until) {
+        if (w->need_fload)
+            send_fload(w, &w->cmd, 0);
+        if (w->need_groups)
+            send_groups(w, &w->cmd, 0);
+        for (int s = 0; s < w->shards; s++) {
+            if (w->sq[s].load_head && !w->stopping)
+                send_loads(w, s);
+            if (w->sq[s].done_head)
+                send_completes(w, s);
+        }
+    }
+    if (w->stopping) {
+        /* loads not sent yet are dropped: nothing was attempted */
+        for (int s = 0; s < w->shards; s++) {
+            struct shard_q *q = &w->sq[s];
+            if (q->load_head) {
+                free_list(q->load_head);
+                q->load_head = q->load_tail = NULL;
+                q->nload = 0;
+            }
+        }
+        shutdown_progress(w);
+    } else {
+        maybe_read(w);
+    }
+}
+
+static void on_prepare(uv_prepare_t *p)
+{
+    drive(p->data);
+}
+
+/* ------------------------------------------------------------------ */
+/* cron */
+
+static int due(int64_t now, int64_t *last, int64_t period)
+{
+    if (now - *last >= period) {
+        *last = now;
+        return 1;
+    }
+    return 0;
+}
+
+static void cron_promote(struct hq_worker *w, int64_t now)
+{
+    char nows[24];
+    snprintf(nows, sizeof nows, "%lld", (long long)now);
+    for (int s = 0; s < w->shards; s++) {
+        struct shard_q *q = &w->sq[s];
+        const char *argv[] = { "FCALL", "hookq_promote", "2", q->retry, q->stream, q->tag, nows, "500" };
+        if (conn_sendv(&w->cmd, rcmd_new(R_PROMOTE, s), 8, argv) == 0)
+            w->promote_pending++;
+    }
+}
+
+static void cron_reclaim(struct hq_worker *w, int64_t now)
+{
+    int free_slots = w->concurrency - w->claimed;
+    if (free_slots <= 0)
+        return;
+    char nows[24], idle[24], cnt[16], maxc[16], keep[24];
+    snprintf(nows, sizeof nows, "%lld", (long long)now);
+    snprintf(idle, sizeof idle, "%lld", (long long)w->claim_idle_ms);
+    snprintf(cnt, sizeof cnt, "%d", free_slots < 100 ? free_slots : 100);
+    snprintf(maxc, sizeof maxc, "%d", w->max_claims);
+    snprintf(keep, sizeof keep, "%lld", (long long)w->keep_s);
+    for (int s = 0; s < w->shards; s++) {
+        struct shard_q *q = &w->sq[s];
+        const char *argv[] = { "FCALL", "hookq_reclaim", "2", q->stream, q->dead, q->tag, w->id, idle,
+                               cnt, maxc, nows, keep, q->reclaim_cursor };
+        if (conn_sendv(&w->cmd, rcmd_new(R_RECLAIM, s), 13, argv) == 0)
+            w->reclaim_pending++;
+    }
+}
+
+struct keepalive_ctx {
+    struct hq_worker *w;
+    int64_t now;
+    hq_buf *ids;    /* per shard: space-separated sids (rebuilt into argv) */
+};
+
+static void keepalive_one(const char *key, void *val, void *arg)
+{
+    struct keepalive_ctx *k = arg;
+    struct delivery *d = val;
+    if (d->state == DLV_INFLIGHT || k->now - d->claimed_ms < k->w->claim_idle_ms / 2)
+        return;
+    d->claimed_ms = k->now;
+    (void)key;
+    hq_buf_puts(&k->ids[d->shard], d->sid);
+    hq_buf_putc(&k->ids[d->shard], ' ');
+}
+
+/* Deliveries that wait long for an endpoint slot stay claimed: XCLAIM
+ * JUSTID resets their idle time so no other worker reclaims them. */
+static void cron_keepalive(struct hq_worker *w, int64_t now)
+{
+    struct keepalive_ctx k = { w, now, hq_calloc((size_t)w->shards, sizeof(hq_buf)) };
+    strmap_each(&w->held, keepalive_one, &k);
+    char idle[24];
+    snprintf(idle, sizeof idle, "%lld", (long long)(w->claim_idle_ms / 4));
+    for (int s = 0; s < w->shards; s++) {
+        if (!k.ids[s].len) continue;
+        int n = 0;
+        for (size_t i = 0; i < k.ids[s].len; i++)
+            if (k.ids[s].data[i] == ' ') n++;
+        const char **argv = hq_calloc((size_t)n + 8, sizeof *argv);
+        size_t *lens = hq_calloc((size_t)n + 8, sizeof *lens);
+        int a = 0;
+        argv[a++] = "XCLAIM";
+        argv[a++] = w->sq[s].stream;
+        argv[a++] = HQ_GROUP;
+        argv[a++] = w->id;
+        argv[a++] = idle;
+        char *save = NULL;
+        for (char *t = strtok_r(k.ids[s].data, " ", &save); t; t = strtok_r(NULL, " ", &save))
+            argv[a++] = t;
+        argv[a++] = "JUSTID";
+        for (int i = 0; i < a; i++)
+            lens[i] = strlen(argv[i]);
+        struct rcmd *rc = rcmd_new(R_OTHER, s);
+        if (conn_send(&w->cmd, rc, a, argv, lens) != 0)
+            hq_free(rc);
+        hq_free(argv);
+        hq_free(lens);
+        hq_buf_free(&k.ids[s]);
+    }
+    hq_free(k.ids);
+}
+
+static void cron_heartbeat(struct hq_worker *w, int64_t now)
+{
+    char key[HQ_KEY_MAX], zkey[HQ_KEY_MAX], pid[16], started[24], infl[16], del[24], fail[24],
+         dead[24], seen[24], ttl[8], old[24];
+    hq_key_global(key, sizeof key, w->prefix, "worker:%s", w->id);
+    hq_key_global(zkey, sizeof zkey, w->prefix, "workers");
+    snprintf(pid, sizeof pid, "%d", (int)getpid());
+    snprintf(started, sizeof started, "%lld", (long long)w->started_ms);
+    snprintf(infl, sizeof infl, "%d", w->http_inflight);
+    snprintf(del, sizeof del, "%lld", w->n_delivered);
+    snprintf(fail, sizeof fail, "%lld", w->n_failed);
+    snprintf(dead, sizeof dead, "%lld", w->n_dead);
+    snprintf(seen, sizeof seen, "%lld", (long long)now);
+    snprintf(ttl, sizeof ttl, "15");
+    snprintf(old, sizeof old, "%lld", (long long)(now - 60000));
+    const char *hset[] = { "HSET", key, "id", w->id, "host", w->host, "pid", pid, "version", HOOKQ_VERSION,
+                           "started", started, "inflight", infl, "delivered", del, "failed", fail,
+                           "dead", dead, "seen", seen };
+    conn_sendv(&w->cmd, rcmd_new(R_OTHER, -1), 22, hset);
+    const char *exp[] = { "EXPIRE", key, ttl };
+    conn_sendv(&w->cmd, rcmd_new(R_OTHER, -1), 3, exp);
+    const char *zadd[] = { "ZADD", zkey, seen, w->id };
+    conn_sendv(&w->cmd, rcmd_new(R_OTHER, -1), 4, zadd);
+    const char *prune[] = { "ZREMRANGEBYSCORE", zkey, "-inf", old };
+    conn_sendv(&w->cmd, rcmd_new(R_OTHER, -1), 4, prune);
+}
+
+static void cron_sample(struct hq_worker *w)
+{
+    w->s_lag = w->s_retry = w->s_dead = 0;
+    for (int s = 0; s < w->shards; s++) {
+        struct shard_q *q = &w->sq[s];
+        const char *a0[] = { "XINFO", "GROUPS", q->stream };
+        const char *a1[] = { "XLEN", q->stream };
+        const char *a2[] = { "ZCARD", q->retry };
+        const char *a3[] = { "ZCARD", q->dead };
+        struct rcmd *rc;
+        rc = rcmd_new(R_SAMPLE, s); rc->sub = 0;
+        if (conn_sendv(&w->cmd, rc, 3, a0) == 0) w->sample_pending++;
+        rc = rcmd_new(R_SAMPLE, s); rc->sub = 1;
+        if (conn_sendv(&w->cmd, rc, 2, a1) == 0) w->sample_pending++;
+        rc = rcmd_new(R_SAMPLE, s); rc->sub = 2;
+        if (conn_sendv(&w->cmd, rc, 2, a2) == 0) w->sample_pending++;
+        rc = rcmd_new(R_SAMPLE, s); rc->sub = 3;
+        if (conn_sendv(&w->cmd, rc, 2, a3) == 0) w->sample_pending++;
+    }
+}
+
+static void on_cron(uv_timer_t *t)
+{
+    struct hq_worker *w = t->data;
+    int64_t now = hq_now_ms();
+    int64_t reclaim_every = w->claim_idle_ms / 4 > 1000 ? w->claim_idle_ms / 4 : 1000;
+    hq_metric_set(w->m_inflight, (double)w->http_inflight);
+    if (!w->stopping)
+        epcache_pump_limited(w);
+    if (w->stopping || !w->cmd.ready || now < w->cmd_hold_until)
+        return;
+    if (due(now, &w->last_promote, 200) && w->promote_pending == 0)
+        cron_promote(w, now);
+    if (due(now, &w->last_reclaim, reclaim_every)) {
+        if (w->reclaim_pending == 0 && w->groups_ok)
+            cron_reclaim(w, now);
+        cron_keepalive(w, now);
+    }
+    if (due(now, &w->last_heartbeat, 5000))
+        cron_heartbeat(w, now);
+    if (due(now, &w->last_sample, 5000) && w->sample_pending == 0)
+        cron_sample(w);
+    if (due(now, &w->last_sweep, 60000))
+        epcache_sweep(w, now);
+}
+
+/* ------------------------------------------------------------------ */
+/* shutdown */
+
+static void on_drain_timeout(uv_timer_t *t)
+{
+    struct hq_worker *w = t->data;
+    if (w->drained)
+        return;
+    char n[16];
+    snprintf(n, sizeof n, "%d", w->http_inflight);
+    hq_warn("drain timeout: aborting attempts; their entries stay pending", "aborted", n);
+    http_abort_all(w);
+    w->drained = 1;
+    w->final_deadline_ms = hq_now_ms() + REPLY_DEADLINE_MS;
+}
+
+void worker_stop(struct hq_worker *w)
+{
+    if (w->stopping)
+        return;
+    w->stopping = 1;
+    char n[16];
+    snprintf(n, sizeof n, "%d", w->http_inflight);
+    hq_info("stopping: draining in-flight attempts", "inflight", n);
+    w->reader.stopped = 1;
+    if (w->reader.ac)
+        conn_kill(&w->reader, NULL);
+    else if (!uv_is_closing((uv_handle_t *)&w->reader.timer))
+        uv_close((uv_handle_t *)&w->reader.timer, on_timer_closed);
+    epcache_drop_waiters(w);
+    uv_timer_start(&w->drain_timer, on_drain_timeout, (uint64_t)w->drain_ms, 0);
+}
+
+static void on_http_closed(void *arg)
+{
+    (void)arg;
+}
+
+static void begin_close(struct hq_worker *w)
+{
+    w->closing = 1;
+    /* whatever is left has no recorded outcome: pending for a reclaim */
+    for (int s = 0; s < w->shards; s++) {
+        struct shard_q *q = &w->sq[s];
+        free_list(q->load_head);
+        free_list(q->done_head);
+        q->load_head = q->load_tail = q->done_head = q->done_tail = NULL;
+        q->nload = q->ndone = 0;
+    }
+    http_abort_all(w);
+    http_close(w);
+    if (w->http) {
+        hq_http_close(w->http, on_http_closed, w);
+        w->http = NULL;
+    }
+    uv_close((uv_handle_t *)&w->cron, NULL);
+    uv_close((uv_handle_t *)&w->prepare, NULL);
+    uv_close((uv_handle_t *)&w->drain_timer, NULL);
+    uv_close((uv_handle_t *)&w->sigterm, NULL);
+    uv_close((uv_handle_t *)&w->sigint, NULL);
+    /* remove our heartbeat, then let hiredis flush and disconnect */
+    w->cmd.stopped = 1;
+    if (w->cmd.ac && w->cmd.ready) {
+        char key[HQ_KEY_MAX], zkey[HQ_KEY_MAX];
+        hq_key_global(key, sizeof key, w->prefix, "worker:%s", w->id);
+        hq_key_global(zkey, sizeof zkey, w->prefix, "workers");
+        const char *del[] = { "DEL", key };
+        conn_sendv(&w->cmd, rcmd_new(R_OTHER, -1), 2, del);
+        const char *zrem[] = { "ZREM", zkey, w->id };
+        conn_sendv(&w->cmd, rcmd_new(R_OTHER, -1), 3, zrem);
+        redisAsyncDisconnect(w->cmd.ac);   /* on_disconnect closes the timer */
+    } else if (w->cmd.ac) {
+        conn_kill(&w->cmd, NULL);
+    } else if (!uv_is_closing((uv_handle_t *)&w->cmd.timer)) {
+        uv_close((uv_handle_t *)&w->cmd.timer, on_timer_closed);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* setup */
+
+static void conn_init(struct hq_worker *w, struct conn *c, const char *name, int64_t extra)
+{
+    memset(c, 0, sizeof *c);
+    c->w = w;
+    c->name = name;
+    c->backoff_ms = 100;
+    c->extra_ms = extra;
+    uv_timer_init(w->loop, &c->timer);
+    c->timer.data = c;
+}
+
+static hq_metric *counter(struct hq_worker *w, const char *name, const char *help, const char *labels)
+{
+    return hq_metrics_get(w->metrics, HQ_COUNTER, name, help, labels, NULL, 0);
+}
+
+static hq_metric *gauge(struct hq_worker *w, const char *name, const char *help)
+{
+    return hq_metrics_get(w->metrics, HQ_GAUGE, name, help, NULL, NULL, 0);
+}
+
+static void metrics_init(struct hq_worker *w)
+{
+    static const char *classes[] = { "2xx", "3xx", "4xx", "5xx", "timeout", "connect", "tls", "blocked", "other" };
+    static const double bounds[] = { .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30 };
+    const char *dh = "Deliveries by outcome.";
+    w->metrics = hq_metrics_new();
+    w->m_out_delivered = counter(w, "hookq_deliveries_total", dh, "outcome=\"delivered\"");
+    w->m_out_retry = counter(w, "hookq_deliveries_total", dh, "outcome=\"retry\"");
+    w->m_out_dead = counter(w, "hookq_deliveries_total", dh, "outcome=\"dead\"");
+    w->m_out_gone = counter(w, "hookq_deliveries_total", dh, "outcome=\"gone\"");
+    w->m_out_cancelled = counter(w, "hookq_deliveries_total", dh, "outcome=\"cancelled\"");
+    for (int i = 0; i < 9; i++) {
+        char l[32];
+        snprintf(l, sizeof l, "class=\"%s\"", classes[i]);
+        w->m_class[i] = counter(w, "hookq_attempts_total", "Delivery attempts by result class.", l);
+    }
+    w->m_duration = hq_metrics_get(w->metrics, HQ_HISTOGRAM, "hookq_attempt_duration_seconds",
+                                   "Duration of delivery attempts.", NULL, bounds, 12);
+    w->m_inflight = gauge(w, "hookq_inflight", "HTTP attempts in flight in this worker.");
+    w->m_lag = gauge(w, "hookq_stream_lag", "Entries not yet read by the consumer group, all shards.");
+    w->m_retry = gauge(w, "hookq_retry_scheduled", "Deliveries waiting in the retry sets, all shards.");
+    w->m_dead = gauge(w, "hookq_dead", "Dead deliveries, all shards.");
+    w->m_reclaimed = counter(w, "hookq_reclaimed_total", "Entries reclaimed from other consumers.", NULL);
+    w->m_redis_errors = counter(w, "hookq_redis_errors_total", "Redis errors and disconnects.", NULL);
+    w->m_build = hq_metrics_get(w->metrics, HQ_GAUGE, "hookq_build_info", "Build information.",
+                                "version=\"" HOOKQ_VERSION "\"", NULL, 0);
+    hq_metric_set(w->m_build, 1);
+}
+
+/* 1 when both connections are up, functions loaded and groups present. */
+int worker_ready(struct hq_worker *w)
+{
+    return !w->stopping && w->reader.ready && w->cmd.ready && w->groups_ok && !w->need_fload;
+}
+
+/* Sets up every handle on loop and starts connecting. The configuration
+ * fields must be filled. 0 or -1 (listen failure, logged). */
+int worker_init(struct hq_worker *w, uv_loop_t *loop)
+{
+    w->loop = loop;
+    w->started_ms = hq_now_ms();
+    w->keep_s = w->retention_ms / 1000 > 86400 ? w->retention_ms / 1000 : 86400;
+    strmap_init(&w->held);
+    strmap_init(&w->eps);
+    metrics_init(w);
+    w->sq = hq_calloc((size_t)w->shards, sizeof *w->sq);
+    w->xread_argc = 9 + 2 * w->shards;
+    w->xread_argv = hq_calloc((size_t)w->xread_argc, sizeof *w->xread_argv);
+    w->xread_lens = hq_calloc((size_t)w->xread_argc, sizeof *w->xread_lens);
+    const char *head[] = { "XREADGROUP", "GROUP", HQ_GROUP, w->id, "COUNT", "1", "BLOCK", "1000", "STREAMS" };
+    for (int i = 0; i < 9; i++)
+        w->xread_argv[i] = head[i];
+    for (int s = 0; s < w->shards; s++) {
+        struct shard_q *q = &w->sq[s];
+        char k[HQ_KEY_MAX];
+        hq_key(k, sizeof k, w->prefix, s, "stream");
+        q->stream = hq_strdup(k);
+        hq_key(k, sizeof k, w->prefix, s, "retry");
+        q->retry = hq_strdup(k);
+        hq_key(k, sizeof k, w->prefix, s, "dead");
+        q->dead = hq_strdup(k);
+        hq_key_tag(k, sizeof k, w->prefix, s);
+        q->tag = hq_strdup(k);
+        strcpy(q->reclaim_cursor, "0-0");
+        w->xread_argv[9 + s] = q->stream;
+        w->xread_argv[9 + w->shards + s] = ">";
+    }
+    for (int i = 0; i < w->xread_argc; i++)
+        w->xread_lens[i] = strlen(w->xread_argv[i]);
+
+    if (http_init(w) != 0) {
+        hq_error("curl_multi_init failed");
+        return -1;
+    }
+    conn_init(w, &w->reader, "reader", BLOCK_MS);
+    conn_init(w, &w->cmd, "cmd", 0);
+    uv_timer_init(loop, &w->cron);
+    w->cron.data = w;
+    uv_timer_init(loop, &w->drain_timer);
+    w->drain_timer.data = w;
+    uv_prepare_init(loop, &w->prepare);
+    w->prepare.data = w;
+    uv_prepare_start(&w->prepare, on_prepare);
+    uv_timer_start(&w->cron, on_cron, CRON_MS, CRON_MS);
+    w->last_heartbeat = w->last_sample = -1000000;  /* first ones right away */
+    w->last_promote = w->last_reclaim = w->last_sweep = w->started_ms;
+    conn_connect(&w->cmd);
+    conn_connect(&w->reader);
+    return 0;
+}
+
+/* Frees what outlives the loop; call after uv_run returned. */
+void worker_free(struct hq_worker *w)
+{
+    epcache_free(w);
+    strmap_free(&w->held);
+    for (int s = 0; s < w->shards && w->sq; s++) {
+        hq_free(w->sq[s].stream);
+        hq_free(w->sq[s].retry);
+        hq_free(w->sq[s].dead);
+        hq_free(w->sq[s].tag);
+    }
+    hq_free(w->sq);
+    hq_free(w->xread_argv);
+    hq_free(w->xread_lens);
+    hq_metrics_free(w->metrics);
+}
