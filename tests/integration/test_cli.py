@@ -3,11 +3,9 @@ producer (and a real worker for the delivery test) and checks its output,
 its --json output and its exit codes: 0 ok, 1 the API answered an error,
 2 usage/config error, 3 the API cannot be reached.
 
-Routes of SPEC 6 that the producer answers 501 for now (events get,
-deliveries list, resend, recover, stats) are checked to be handled cleanly
-(exit 1, one "hookq: 501 not_implemented: ..." line); the assertions marked
-TIGHTEN LATER accept that answer and must require success once the routes
-exist."""
+Every command runs against the real API: events get, deliveries list,
+resend of a real dead delivery, recover --since, stats and stats --watch
+(ended by SIGINT, exit 0), each also with --json (which must parse)."""
 import json
 import os
 import signal
@@ -71,17 +69,6 @@ def api_error_line(err, status):
     code, _, msg = line[len(prefix):].partition(": ")
     assert code and " " not in code and msg, line
     return code, msg
-
-
-def not_implemented_yet(rc, err):
-    """TIGHTEN LATER: the producer answers 501 for the SPEC 6 inspection routes
-    for now. The CLI must then exit 1 with one clean error line. Returns True
-    when that is what happened (the caller skips its success checks)."""
-    if rc == 1 and "hookq: 501 " in err:
-        code, _ = api_error_line(err, 501)
-        assert code == "not_implemented", err
-        return True
-    return False
 
 
 def ep_id_from_table(out, url):
@@ -300,65 +287,163 @@ def test_send_is_delivered():
     reqs = rcv.wait(2)
     assert json.loads(reqs[-1].body)["data"] == {"from": "stdin"}
 
-    # events get: the event and its delivery to this endpoint
-    rc, out, err = hookq("events", "get", "evt_cli_send_1", "--org", org)
-    if not not_implemented_yet(rc, err):  # TIGHTEN LATER: require rc == 0
-        assert rc == 0, (rc, out, err)
-        assert "evt_cli_send_1" in out and ep["id"] in out, out
-        wait_for(lambda: "delivered" in hookq("events", "get", "evt_cli_send_1", "--org", org)[1], 10,
-                 "events get to show the delivery as delivered")
-        j = ok_json("events", "get", "evt_cli_send_1", "--org", org)
-        assert "evt_cli_send_1" in json.dumps(j), j
+    # events get: the event, a table of its deliveries, a table of the attempts
+    wait_for(lambda: "delivered" in hookq("events", "get", "evt_cli_send_1", "--org", org)[1], 10,
+             "events get to show the delivery as delivered")
+    out = ok("events", "get", "evt_cli_send_1", "--org", org)
+    assert "evt_cli_send_1" in out and ep["id"] in out and "lead.converted" in out, out
+    lines = out.splitlines()
+    head = [l for l in lines if l.startswith("DELIVERY")]
+    assert head and head[0].split()[:3] == ["DELIVERY", "ENDPOINT", "STATE"], out
+    row = [l for l in lines if l.startswith("dlv_")]
+    assert row and row[0].split()[1] == ep["id"] and row[0].split()[2] == "delivered", out
+    assert [l for l in lines if l.startswith("TIME")], out
+    j = ok_json("events", "get", "evt_cli_send_1", "--org", org)
+    assert j["id"] == "evt_cli_send_1" and j["deliveries"][0]["state"] == "delivered", j
+    assert j["deliveries"][0]["endpoint_id"] == ep["id"] and j["data"] == {"lead": {"id": "ld_1", "name": "Zoë"}}
+    _, err = fails(1, "events", "get", "evt_cli_send_1", "--org", "someone-else")
+    api_error_line(err, 404)
 
     # the endpoint's attempt log
-    rc, out, err = hookq("deliveries", "list", ep["id"], "--status", "all", "--limit", "10")
-    if not not_implemented_yet(rc, err):  # TIGHTEN LATER: require rc == 0
-        assert rc == 0, (rc, out, err)
-        assert out.splitlines()[0].split()[:3] == ["TIME", "DELIVERY", "#"], out
-        assert "delivered" in out, out
-        j = ok_json("deliveries", "list", ep["id"], "--status", "delivered")
-        assert isinstance(j["data"], list) and j["data"], j
+    out = ok("deliveries", "list", ep["id"], "--status", "all", "--limit", "10")
+    assert out.splitlines()[0].split()[:3] == ["TIME", "DELIVERY", "#"], out
+    assert "delivered" in out, out
+    j = ok_json("deliveries", "list", ep["id"], "--status", "delivered")
+    assert isinstance(j["data"], list) and len(j["data"]) == 2, j
+    assert all(e["status"] == "delivered" for e in j["data"]), j
+    # paging: --limit 1 prints the cursor to continue with
+    j = ok_json("deliveries", "list", ep["id"], "--limit", "1")
+    assert len(j["data"]) == 1 and j["next_cursor"], j
+    out = ok("deliveries", "list", ep["id"], "--limit", "1")
+    assert j["next_cursor"] in out, out
+    j2 = ok_json("deliveries", "list", ep["id"], "--limit", "1", "--cursor", j["next_cursor"])
+    assert j2["data"][0]["log_id"] != j["data"][0]["log_id"], (j, j2)
+    _, err = fails(1, "deliveries", "list", ep["id"], "--cursor", "nope")
+    api_error_line(err, 422)
 
     # test event to this endpoint only
-    rc, out, err = hookq("endpoints", "test", ep["id"], "--type", "lead.created")
-    if not not_implemented_yet(rc, err):  # TIGHTEN LATER: require rc == 0
-        assert rc == 0, (rc, out, err)
-        rcv.wait(3)
+    j = ok_json("endpoints", "test", ep["id"], "--type", "lead.created")
+    assert j["deliveries"] == 1, j
+    req = rcv.wait(3)[-1]
+    assert json.loads(req.body)["data"]["test"] is True, req.body
+    out = ok("endpoints", "test", ep["id"], "--type", "lead.created")
+    assert "evt_" in out, out
+    rcv.wait(4)
+    _, err = fails(1, "endpoints", "test", ep["id"], "--type", "bad type")
+    api_error_line(err, 422)
     rcv.close()
 
 
-def test_resend_and_recover_handle_answers():
+class Switch:
+    def __init__(self, status):
+        self.status = status
+
+    def __call__(self, req):
+        return self.status, {}, b"answer %d" % self.status
+
+
+def dead_events(org, ep_id, n):
+    """Publishes n events and waits until each delivery is dead; returns the delivery ids."""
+    ids = []
+    for i in range(n):
+        ids.append(ok_json("send", "--org", org, "--type", "deal.won", "--data", '{"i":%d}' % i)["id"])
+    dids = []
+    for eid in ids:
+        j = wait_for(lambda: (lambda j: j if j["deliveries"][0]["state"] == "dead" else None)(
+            ok_json("events", "get", eid)), 20, "dead delivery of " + eid)
+        dids.append(j["deliveries"][0]["id"])
+    return ids, dids
+
+
+def test_resend_and_recover_real_dead_deliveries():
+    worker()
+    sw = Switch(500)
+    rcv = Receiver(sw)
     org = "cli-dead"
-    ep = ok_json("endpoints", "create", "--org", org, "--url", "http://127.0.0.1:9/x")
-    # TIGHTEN LATER: resend of a real dead delivery must exit 0 and re-deliver
-    rc, out, err = hookq("resend", "dlv_doesnotexist000")
-    if not not_implemented_yet(rc, err):
-        assert rc == 1, (rc, out, err)
-        api_error_line(err, 404)
-    rc, out, err = hookq("recover", ep["id"], "--since", "1h")
-    if not not_implemented_yet(rc, err):  # TIGHTEN LATER: require rc == 0
-        assert rc == 0, (rc, out, err)
-        assert "recovered 0" in out, out
-        j = ok_json("recover", ep["id"], "--since", "2026-01-01T00:00:00Z")
-        assert j["recovered"] == 0, j
-    rc, out, err = hookq("events", "get", "evt_doesnotexist")
-    if not not_implemented_yet(rc, err):
-        assert rc == 1, (rc, out, err)
-        api_error_line(err, 404)
+    ep = ok_json("endpoints", "create", "--org", org, "--url", rcv.url(), "--retry-schedule", "1s")
+    eids, dids = dead_events(org, ep["id"], 3)
+    assert rcv.count() == 6, rcv.count()
+    out = ok("deliveries", "list", ep["id"], "--status", "dead")
+    assert sum(1 for l in out.splitlines() if " dead " in l) == 3, out
+    # resend one: exit 0, re-delivered
+    sw.status = 200
+    out = ok("resend", dids[0])
+    assert dids[0] in out and "pending" in out, out
+    wait_for(lambda: ok_json("events", "get", eids[0])["deliveries"][0]["state"] == "delivered", 15,
+             "the re-sent delivery to be delivered")
+    j = ok_json("resend", dids[0])          # a delivered one can be re-sent too
+    assert j == {"id": dids[0], "state": "pending"}, j
+    # recover the other two: a duration ago, then RFC 3339 (nothing left)
+    out = ok("recover", ep["id"], "--since", "1h")
+    assert "recovered 2" in out, out
+    for eid in eids[1:]:
+        wait_for(lambda: ok_json("events", "get", eid)["deliveries"][0]["state"] == "delivered", 15,
+                 "recovered delivery of " + eid)
+    j = ok_json("recover", ep["id"], "--since", "2026-01-01T00:00:00Z")
+    assert j == {"recovered": 0}, j
+    out = ok("recover", ep["id"], "--since", "30m")
+    assert "recovered 0" in out, out
+    # errors: unknown ids are exit 1 with the API's 404 line
+    _, err = fails(1, "resend", "dlv_doesnotexist000")
+    assert api_error_line(err, 404)[0] == "not_found", err
+    _, err = fails(1, "recover", "ep_doesnotexist000", "--since", "1h")
+    api_error_line(err, 404)
+    out, err = fails(1, "events", "get", "evt_doesnotexist", "--json")
+    api_error_line(err, 404)
+    assert json.loads(out)["error"]["code"] == "not_found", out
+    rcv.close()
+
+
+def test_resend_of_queued_delivery_is_409():
+    worker()
+    import threading
+    gate = threading.Event()
+
+    def slow(req):
+        gate.wait(10)
+        return 200, {}, b"ok"
+    rcv = Receiver(slow)
+    org = "cli-queued"
+    ep = ok_json("endpoints", "create", "--org", org, "--url", rcv.url())
+    eid = ok_json("send", "--org", org, "--type", "a.b", "--data", "{}")["id"]
+    rcv.wait(1)
+    did = ok_json("events", "get", eid)["deliveries"][0]["id"]
+    _, err = fails(1, "resend", did)
+    assert api_error_line(err, 409)[0] == "already_queued", err
+    gate.set()
+    wait_for(lambda: ok_json("events", "get", eid)["deliveries"][0]["state"] == "delivered", 15, "delivered")
+    assert ep["id"]
+    rcv.close()
 
 
 # ---------------------------------------------------------------- stats
 
 def test_stats_prints():
-    rc, out, err = hookq("stats")
-    if not_implemented_yet(rc, err):  # TIGHTEN LATER: require rc == 0
-        assert out == ""
-        return
-    assert rc == 0, (rc, out, err)
-    assert out.strip(), out
-    assert "SHARD" in out or "shards" in out, out
-    j = ok_json("stats")
-    assert isinstance(j, dict) and "shards" in j, j
+    worker()
+    j = wait_for(lambda: (lambda j: j if j["live_workers"] >= 1 else None)(ok_json("stats")), 15,
+                 "a live worker in the stats")
+    assert len(j["shards"]) == 4 and j["totals"]["events"] >= 1, j
+    out = ok("stats")
+    lines = out.splitlines()
+    assert lines[0].split() == ["SHARD", "STREAM", "LAG", "PENDING", "RETRY", "NEXT", "DUE", "DEAD"], out
+    rows = [l.split() for l in lines[1:6]]
+    assert [r[0] for r in rows] == ["0", "1", "2", "3", "all"], out
+    # the "all" row sums the shards; RETRY shows the retry-set size
+    for col in (1, 2, 3, 4, 6):
+        assert int(rows[4][col]) == sum(int(r[col]) for r in rows[:4]), (col, out)
+    assert "Live workers: 1" in out and "Totals:" in out, out
+    w = j["workers"][0]
+    assert w["id"] in out and w["host"] in out, out
+    # a scheduled retry shows its due time as "in ..."
+    org = "cli-stats-retry"
+    rcv = Receiver(Switch(503))
+    ok_json("endpoints", "create", "--org", org, "--url", rcv.url(), "--retry-schedule", "1h")
+    ok_json("send", "--org", org, "--type", "a.b", "--data", "{}")
+    wait_for(lambda: ok_json("stats")["totals"]["retry_scheduled"] >= 1, 15, "a scheduled retry")
+    out = ok("stats")
+    allrow = [l.split() for l in out.splitlines() if l.startswith("all")][0]
+    assert int(allrow[4]) >= 1 and allrow[5] == "in", out
+    rcv.close()
 
 
 def test_stats_watch_redraws_and_ctrl_c_exits_0():
@@ -375,24 +460,76 @@ def test_stats_watch_redraws_and_ctrl_c_exits_0():
                 return f.read().decode()
         def views():
             return text().count("hookq stats ")
-        # TIGHTEN LATER: while GET /v1/stats answers 501, --watch exits 1 at once
-        first = wait_for(lambda: views() >= 1 or p.poll() is not None, 10, "a first view or an exit")
-        if p.poll() is not None:
-            err = p.stderr.read().decode()
-            assert not_implemented_yet(p.returncode, err), (p.returncode, err)
-            return
-        wait_for(lambda: views() >= 3, 10, "three refreshes")
-        assert first
+        wait_for(lambda: views() >= 3 or p.poll() is not None, 15, "three refreshes")
+        assert p.poll() is None, (p.returncode, p.stderr.read().decode())
         out = text()
         assert "\x1b[2J" not in out, "no clear-screen when stdout is not a tty"
-        assert "Throughput" in out or "SHARD" in out, out
+        assert "SHARD" in out and "Throughput" in out, out
         os.killpg(p.pid, signal.SIGINT)
         assert p.wait(10) == 0
+        assert p.stderr.read() == b""
     finally:
         if p.poll() is None:
             os.killpg(p.pid, signal.SIGKILL)
             p.wait(10)
         p.stderr.close()
+
+
+def test_stats_watch_json_lines_and_sigterm():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOOKQ_API_")}
+    env.update(HOOKQ_API_URL=API, HOOKQ_API_TOKEN=TOKEN)
+    p = subprocess.Popen([HOOKQ, "stats", "--watch", "--interval", "200ms", "--json"], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        lines = []
+        while len(lines) < 3:
+            line = p.stdout.readline()
+            assert line, (p.poll(), p.stderr.read())
+            lines.append(json.loads(line))
+        assert all("shards" in j and "totals" in j for j in lines), lines
+        os.killpg(p.pid, signal.SIGTERM)
+        assert p.wait(10) == 0
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait(10)
+        p.stdout.close()
+        p.stderr.close()
+    # --watch against an API that is down: the first refresh fails, exit 3
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    fails(3, "stats", "--watch", api="http://127.0.0.1:%d" % port)
+    fails(1, "stats", "--watch", token="wrong-token")
+
+
+def test_json_everywhere_parses():
+    org = "cli-json-all"
+    rcv = Receiver()
+    ep = ok_json("endpoints", "create", "--org", org, "--url", rcv.url())
+    cmds = [
+        ["endpoints", "list", "--org", org], ["endpoints", "get", ep["id"]],
+        ["endpoints", "update", ep["id"], "--name", "n"], ["endpoints", "rotate", ep["id"]],
+        ["endpoints", "test", ep["id"], "--type", "a.b"],
+        ["send", "--org", org, "--type", "a.b", "--data", "{}"],
+        ["deliveries", "list", ep["id"]], ["recover", ep["id"], "--since", "1h"], ["stats"],
+    ]
+    for args in cmds:
+        j = ok_json(*args)
+        assert isinstance(j, dict), (args, j)
+    eid = ok_json("send", "--org", org, "--type", "a.b", "--data", "{}", "--id", "evt_cli_json_all")["id"]
+    assert ok_json("events", "get", eid)["id"] == eid
+    # the API's error answer is printed as JSON on stdout too, exit 1
+    out, err = fails(1, "endpoints", "get", "ep_nope", "--json")
+    assert json.loads(out)["error"]["code"] == "not_found", out
+    out, err = fails(1, "endpoints", "create", "--org", org, "--url", "ftp://x/y", "--json")
+    assert json.loads(out)["error"]["field"] == "url", out
+    rc, out, err = hookq("endpoints", "delete", ep["id"], "--json")
+    assert rc == 0 and err == "", (rc, out, err)
+    if out.strip():
+        json.loads(out)
+    rcv.close()
 
 
 run([
@@ -405,7 +542,10 @@ run([
     test_create_from_data_with_flag_override,
     test_json_output_parses_and_global_flags_anywhere,
     test_send_is_delivered,
-    test_resend_and_recover_handle_answers,
+    test_resend_and_recover_real_dead_deliveries,
+    test_resend_of_queued_delivery_is_409,
     test_stats_prints,
     test_stats_watch_redraws_and_ctrl_c_exits_0,
+    test_stats_watch_json_lines_and_sigterm,
+    test_json_everywhere_parses,
 ])
