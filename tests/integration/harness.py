@@ -91,7 +91,7 @@ class Redis:
     def _ping(self):
         try:
             return self.cmd("PING") == "PONG"
-        except OSError:
+        except (OSError, RedisError):  # -LOADING while an AOF is replayed
             return False
 
     @property
