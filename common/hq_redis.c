@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/time.h>
 #include "hq_redis.h"
+#include "hq_cluster.h"
 
 static int hexv(int ch)
 {
@@ -228,13 +229,11 @@ static int simple(redisContext *c, const char *what, int argc, const char **argv
 redisContext *hq_redis_connect(const hq_redis_url *u, int timeout_ms, char *err, size_t errlen)
 {
     if (u->kind == HQ_REDIS_CLUSTER) {
-        snprintf(err, errlen, "redis-cluster:// is not supported yet");
+        snprintf(err, errlen, "redis-cluster:// is a cluster, not a single connection (use hq_cluster)");
         return NULL;
     }
-    if (u->kind == HQ_REDIS_SENTINEL) {
-        snprintf(err, errlen, "redis-sentinel:// is not supported yet");
-        return NULL;
-    }
+    if (u->kind == HQ_REDIS_SENTINEL) /* resolve the master now, on every (re)connect */
+        return hq_sentinel_connect(u, timeout_ms, err, errlen);
     if (timeout_ms <= 0) timeout_ms = 2000;
     struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
     redisContext *c = u->kind == HQ_REDIS_UNIX ? redisConnectUnixWithTimeout(u->path, tv)

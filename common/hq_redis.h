@@ -24,8 +24,9 @@ typedef struct hq_redis_url {
 int hq_redis_url_parse(const char *url, hq_redis_url *out, char *err, size_t errlen);
 
 /* Connects (TCP or unix), with connect/command timeout, AUTH and SELECT.
- * Returns NULL with err on failure. Cluster/sentinel: not yet supported here
- * (returns NULL with an explanation). */
+ * Returns NULL with err on failure. Sentinel: asks the sentinels for the
+ * current master on every call (hq_sentinel_connect in hq_cluster.h).
+ * Cluster: not a single connection; use hq_cluster (returns NULL here). */
 redisContext *hq_redis_connect(const hq_redis_url *u, int timeout_ms, char *err, size_t errlen);
 
 /* Runs AUTH/SELECT on a fresh async context per the URL: the commands to send,
