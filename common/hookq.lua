@@ -15,6 +15,31 @@ current retry round (1-based; the round restarts on a manual resend).
 
 local GROUP = 'workers'
 
+-- Redis Cluster: while a shard's slot migrates (redis-cli --cluster
+-- reshard), a key that has already moved makes any access to it fail
+-- mid-script ("non local key"), and what the script wrote before stays
+-- written. So every function that touches keys it derives itself (delivery,
+-- endpoint, log, event-id keys) reads all of them first: a call that meets
+-- a moved key fails before its first write, and the caller's retry (after
+-- the move) runs it whole. Outside a migration these are cheap reads.
+local function touch(keys)
+  for i = 1, #keys, 500 do
+    redis.call('EXISTS', unpack(keys, i, math.min(i + 499, #keys)))
+  end
+end
+
+-- The event keys a function may touch through an event hash (its id index,
+-- and the deliveries event_rearm looks at).
+local function event_keys(tag, evkey, out)
+  out[#out + 1] = evkey
+  local f = redis.call('HMGET', evkey, 'id', 'dl')
+  if f[1] then out[#out + 1] = tag .. 'eid:' .. f[1] end
+  for did in string.gmatch(f[2] or '', '%S+') do out[#out + 1] = tag .. 'dlv:' .. did end
+end
+
+-- Seconds an event outlives the retention (see hookq_publish, hookq_complete).
+local SLACK = 3600
+
 -- " p1 p2 " subscription string against an event type: exact, "prefix.*", "*".
 local function matches(sub, typ)
   if string.find(sub, ' * ', 1, true) or string.find(sub, ' ' .. typ .. ' ', 1, true) then
@@ -29,16 +54,6 @@ local function matches(sub, typ)
   end
 end
 
--- Ends the event's claim on a delivery: when no delivery of the event is
--- pending any more, the event (and its id index) expire after `keep` seconds.
-local function event_release(tag, evkey, keep)
-  if redis.call('HINCRBY', evkey, 'pend', -1) <= 0 then
-    redis.call('EXPIRE', evkey, keep)
-    local eid = redis.call('HGET', evkey, 'id')
-    if eid then redis.call('EXPIRE', tag .. 'eid:' .. eid, keep) end
-  end
-end
-
 --[[ hookq_publish: atomic fan-out of one event.
 KEYS: 1 event hash, 2 org endpoint set, 3 shard stream, 4 event-id index
 ARGV: 1 tag, 2 org, 3 event id, 4 type, 5 created_at text, 6 created_at ms,
@@ -46,11 +61,12 @@ ARGV: 1 tag, 2 org, 3 event id, 4 type, 5 created_at text, 6 created_at ms,
       retention, >= 86400), 10 shard as 3 hex digits,
       11 only this endpoint id ('' = every matching endpoint), 12 test flag
 Returns {'new'|'dup', deliveries} or {'noep', 0} when ARGV[11] is not an
-endpoint of the org. --]]
+endpoint of the org. The event and its id index expire keep + SLACK seconds
+from now; hookq_complete extends that past every scheduled retry. --]]
 local function publish(keys, args)
   local evkey, eps, stream, eidx = keys[1], keys[2], keys[3], keys[4]
   local tag, org, eid, typ = args[1], args[2], args[3], args[4]
-  local now, keep, sh, only = args[8], args[9], args[10], args[11] or ''
+  local now, keep, sh, only = args[8], tonumber(args[9]), args[10], args[11] or ''
   local prev = redis.call('HGET', evkey, 'n')
   if prev then return {'dup', tonumber(prev)} end
   local targets = {}
@@ -74,11 +90,14 @@ local function publish(keys, args)
     dls[#dls + 1] = did
   end
   redis.call('HSET', evkey, 'id', eid, 'org', org, 'type', typ, 'ca', args[5], 'ts', args[6],
-             'data', args[7], 'n', #targets, 'pend', #targets, 'dl', table.concat(dls, ' '),
+             'data', args[7], 'n', #targets, 'dl', table.concat(dls, ' '),
              'created', now, 'test', args[12] or '0')
+  redis.call('EXPIRE', evkey, keep + SLACK)
   redis.call('SADD', eidx, org)
-  redis.call('EXPIRE', eidx, keep)
-  if #targets == 0 then redis.call('EXPIRE', evkey, keep) end
+  redis.call('EXPIRE', eidx, keep + SLACK)
+  -- the org's catalogue of seen types (GET /v1/event-types), capped; test events don't count
+  local seen = tag .. 'org:' .. org .. ':seen'
+  if args[12] ~= '1' and redis.call('SCARD', seen) < 1000 then redis.call('SADD', seen, typ) end
   redis.call('HINCRBY', tag .. 'stats', 'events', 1)
   if #targets > 0 then redis.call('HINCRBY', tag .. 'stats', 'deliveries', #targets) end
   return {'new', #targets}
@@ -120,80 +139,180 @@ KEYS: 1 stream, 2 retry set, 3 dead set
 ARGV: 1 tag, 2 now ms, 3 keep seconds, 4 attempt-log length per endpoint,
       5 disable-after ms (0 = never), then 11 fields per attempt:
       stream id, delivery id, endpoint id, event key, attempt n, round step r,
-      outcome (delivered|retry|dead|gone|cancel), due ms (retry only),
+      outcome (delivered|retry|dead|gone|cancel|defer), due ms (retry, defer),
       attempt record JSON, http status ('0' = none), reason ('' or text)
 An entry no longer pending (acked by another worker after a reclaim) is
-skipped: the first outcome recorded wins. Returns the number recorded. --]]
+skipped: the first outcome recorded wins. Returns the number recorded.
+
+Cost per attempt: XACK, HSET + EXPIRE (final) of the delivery, XADD to the
+attempt log; per batch: one XDEL, one stats HINCRBY per counter and the
+endpoint health once per endpoint. A delivery hash never has `due` or
+`reason` when its entry is in the stream (promote and resend clear them),
+so nothing is deleted here. The event's TTL (set at publish) is only
+touched when a retry is scheduled (extended past its due time), when the
+entry waited longer than SLACK (refreshed), or after a resend, which
+PERSISTs the event (the TTL is then re-derived from its deliveries). --]]
+local function event_extend(tag, evkey, secs)
+  if redis.call('EXPIRE', evkey, secs, 'GT') == 1 then
+    local eid = redis.call('HGET', evkey, 'id')
+    if eid then redis.call('EXPIRE', tag .. 'eid:' .. eid, secs, 'GT') end
+  end
+end
+
+-- After a resend (requeue PERSISTs the event): the event lives the
+-- retention past now and past every retry still scheduled for it.
+local function event_rearm(tag, evkey, now, keep)
+  if redis.call('TTL', evkey) ~= -1 then return end
+  local secs = keep + SLACK
+  local f = redis.call('HMGET', evkey, 'id', 'dl')
+  for did in string.gmatch(f[2] or '', '%S+') do
+    local g = redis.call('HMGET', tag .. 'dlv:' .. did, 'st', 'due')
+    if g[1] == 'retrying' and g[2] then
+      local s = math.ceil((tonumber(g[2]) - now) / 1000) + keep + SLACK
+      if s > secs then secs = s end
+    end
+  end
+  redis.call('EXPIRE', evkey, secs)
+  if f[1] then redis.call('EXPIRE', tag .. 'eid:' .. f[1], secs) end
+end
+
 local function complete(keys, args)
   local stream, retry, dead = keys[1], keys[2], keys[3]
-  local tag, now, keep, loglen, disable_after = args[1], tonumber(args[2]), args[3], args[4], tonumber(args[5])
-  local counts = {delivered = 0, failed = 0, dead = 0, cancelled = 0}
-  local done = 0
+  local tag, now, keep, loglen, disable_after = args[1], tonumber(args[2]), tonumber(args[3]), args[4],
+                                                 tonumber(args[5])
+  local exact = tonumber(loglen) < 1000
+  local counts = {delivered = 0, failed = 0, dead = 0, cancelled = 0, deferred = 0}
+  local acked = {}
+  local health, eporder = {}, {}
+  local pre = {tag .. 'stats'}
+  for i = 6, #args, 11 do
+    local did, epid = args[i + 1], args[i + 2]
+    pre[#pre + 1] = tag .. 'dlv:' .. did
+    pre[#pre + 1] = tag .. 'ep:' .. epid
+    pre[#pre + 1] = tag .. 'eplog:' .. epid
+    event_keys(tag, args[i + 3], pre)
+  end
+  touch(pre)
   for i = 6, #args, 11 do
     local sid, did, epid, evkey = args[i], args[i + 1], args[i + 2], args[i + 3]
     local n, r, outcome, due = args[i + 4], args[i + 5], args[i + 6], args[i + 7]
     local att, code, reason = args[i + 8], args[i + 9], args[i + 10]
     if redis.call('XACK', stream, GROUP, sid) == 1 then
-      redis.call('XDEL', stream, sid)
-      done = done + 1
+      acked[#acked + 1] = sid
       local dk = tag .. 'dlv:' .. did
-      local epk = tag .. 'ep:' .. epid
-      if outcome == 'cancel' then
+      local resent = n ~= r
+      -- an entry that waited long: keep its event the retention past now
+      local born = tonumber(string.match(sid, '^(%d+)'))
+      if born and now - born > SLACK * 500 and not resent then event_extend(tag, evkey, keep + SLACK) end
+      if outcome == 'defer' then
+        -- the endpoint's backlog at that worker was full: back to the retry
+        -- set without using an attempt (promote re-adds n and r unchanged)
+        redis.call('HSET', dk, 'st', 'retrying', 'n', tonumber(n) - 1, 'r', tonumber(r) - 1,
+                   'due', due, 'upd', now)
+        redis.call('ZADD', retry, due, did)
+        event_extend(tag, evkey, math.ceil((tonumber(due) - now) / 1000) + keep + SLACK)
+        counts.deferred = counts.deferred + 1
+      elseif outcome == 'cancel' then
         redis.call('HSET', dk, 'st', 'cancelled', 'reason', reason, 'upd', now)
-        redis.call('HDEL', dk, 'due')
         redis.call('EXPIRE', dk, keep)
-        event_release(tag, evkey, keep)
+        if resent then event_rearm(tag, evkey, now, keep) end
         counts.cancelled = counts.cancelled + 1
       else
         local logst
+        local h = health[epid]
+        if not h then
+          h = {ok = false, fails = 0, early = false, gone = false, logged = false,
+               exists = redis.call('EXISTS', tag .. 'ep:' .. epid) == 1}
+          health[epid] = h
+          eporder[#eporder + 1] = epid
+        end
         if outcome == 'delivered' then
           logst = 'delivered'
           redis.call('HSET', dk, 'st', 'delivered', 'n', n, 'r', r, 'a' .. n, att, 'code', code, 'upd', now)
-          redis.call('HDEL', dk, 'due', 'reason')
           redis.call('EXPIRE', dk, keep)
-          event_release(tag, evkey, keep)
-          redis.call('HSET', epk, 'fails', '0', 'ok_at', now)
-          redis.call('HDEL', epk, 'ff')
+          if resent then event_rearm(tag, evkey, now, keep) end
+          h.ok, h.fails = true, 0
           counts.delivered = counts.delivered + 1
+        elseif outcome == 'retry' and not h.exists then
+          -- the endpoint was deleted while this attempt ran: no retry
+          redis.call('HSET', dk, 'st', 'cancelled', 'n', n, 'r', r, 'a' .. n, att, 'code', code,
+                     'reason', 'endpoint deleted', 'upd', now)
+          redis.call('EXPIRE', dk, keep)
+          if resent then event_rearm(tag, evkey, now, keep) end
+          counts.cancelled = counts.cancelled + 1
         else
           if outcome == 'retry' then
             logst = 'failed'
             redis.call('HSET', dk, 'st', 'retrying', 'n', n, 'r', r, 'a' .. n, att, 'code', code,
                        'due', due, 'upd', now)
             redis.call('ZADD', retry, due, did)
+            event_extend(tag, evkey, math.ceil((tonumber(due) - now) / 1000) + keep + SLACK)
             counts.failed = counts.failed + 1
           else
             logst = 'dead'
             redis.call('HSET', dk, 'st', 'dead', 'n', n, 'r', r, 'a' .. n, att, 'code', code,
                        'reason', reason, 'upd', now)
-            redis.call('HDEL', dk, 'due')
+            redis.call('EXPIRE', dk, keep)
             redis.call('ZADD', dead, now, did)
-            event_release(tag, evkey, keep)
+            if resent then event_rearm(tag, evkey, now, keep) end
             counts.dead = counts.dead + 1
           end
-          if redis.call('EXISTS', epk) == 1 then
-            redis.call('HINCRBY', epk, 'fails', 1)
-            redis.call('HSETNX', epk, 'ff', now)
-            redis.call('HSET', epk, 'fail_at', now)
-            if outcome == 'gone' then
-              disable(epk, now, 'endpoint answered 410 Gone')
-            elseif disable_after > 0 and redis.call('HGET', epk, 'act') == '1' then
-              local ff = tonumber(redis.call('HGET', epk, 'ff'))
-              if now - ff >= disable_after then
-                disable(epk, now, 'every attempt failed for ' .. math.floor((now - ff) / 1000) .. 's')
-              end
-            end
-          end
+          h.fails = h.fails + 1
+          if not h.ok then h.early = true end
+          if outcome == 'gone' then h.gone = true end
         end
-        redis.call('XADD', tag .. 'eplog:' .. epid, 'MAXLEN', '~', loglen, '*',
-                   'd', did, 'n', n, 's', logst, 'c', code, 't', now)
+        -- the attempt log of a deleted endpoint is not recreated; below 1000
+        -- entries it is trimmed exactly (MAXLEN ~ trims whole 100-entry
+        -- nodes, far too coarse for a small HOOKQ_ATTEMPT_LOG); entries older
+        -- than keep seconds are dropped once per endpoint below (the producer
+        -- also hides entries older than HOOKQ_RETENTION)
+        if logst and h.exists then
+          redis.call('XADD', tag .. 'eplog:' .. epid, 'MAXLEN', exact and '=' or '~', loglen, '*',
+                     'd', did, 'n', n, 's', logst, 'c', code, 't', now)
+          h.logged = true
+        end
       end
+    end
+  end
+  if #acked > 0 then redis.call('XDEL', stream, unpack(acked)) end
+  -- Endpoint health, once per endpoint, as if applied attempt by attempt:
+  -- `fails` counts failures since the last success, `ff` is the first
+  -- failure of that streak; an ongoing streak older than disable-after
+  -- disables the endpoint at its next failure, 410 Gone at once. A deleted
+  -- endpoint is not recreated.
+  for _, epid in ipairs(eporder) do
+    local h, epk = health[epid], tag .. 'ep:' .. epid
+    if h.exists then
+      local why
+      if h.gone then
+        why = 'endpoint answered 410 Gone'
+      elseif h.early and disable_after > 0 then
+        local f = redis.call('HMGET', epk, 'act', 'ff')
+        local ff = tonumber(f[2])
+        if f[1] == '1' and ff and now - ff >= disable_after then
+          why = 'every attempt failed for ' .. math.floor((now - ff) / 1000) .. 's'
+        end
+      end
+      if h.ok then
+        if h.fails == 0 then
+          redis.call('HSET', epk, 'fails', '0', 'ok_at', now)
+          redis.call('HDEL', epk, 'ff')
+        else
+          redis.call('HSET', epk, 'fails', h.fails, 'ok_at', now, 'ff', now, 'fail_at', now)
+        end
+      elseif h.fails > 0 then
+        redis.call('HINCRBY', epk, 'fails', h.fails)
+        redis.call('HSETNX', epk, 'ff', now)
+        redis.call('HSET', epk, 'fail_at', now)
+      end
+      if why then disable(epk, now, why) end
+      if h.logged then redis.call('XTRIM', tag .. 'eplog:' .. epid, 'MINID', '~', now - keep * 1000) end
     end
   end
   for k, v in pairs(counts) do
     if v > 0 then redis.call('HINCRBY', tag .. 'stats', k, v) end
   end
-  return done
+  return #acked
 end
 
 --[[ hookq_promote: move due retries back onto the stream.
@@ -204,6 +323,9 @@ Returns {moved, next due ms or -1}. --]]
 local function promote(keys, args)
   local retry, stream, tag = keys[1], keys[2], args[1]
   local due = redis.call('ZRANGEBYSCORE', retry, '-inf', args[2], 'LIMIT', 0, tonumber(args[3]))
+  local pre = {}
+  for _, did in ipairs(due) do pre[#pre + 1] = tag .. 'dlv:' .. did end
+  touch(pre)
   for _, did in ipairs(due) do
     redis.call('ZREM', retry, did)
     local dk = tag .. 'dlv:' .. did
@@ -232,7 +354,21 @@ local function reclaim(keys, args)
   local now, keep = args[6], args[7]
   local maxc = tonumber(args[5])
   local poisoned, lost = 0, 0
-  for _, p in ipairs(redis.call('XPENDING', stream, GROUP, 'IDLE', args[3], '-', '+', args[4])) do
+  local pending = redis.call('XPENDING', stream, GROUP, 'IDLE', args[3], '-', '+', args[4])
+  local pre = {tag .. 'lost', tag .. 'stats'}
+  for _, p in ipairs(pending) do
+    if tonumber(p[4]) >= maxc then
+      local e = redis.call('XRANGE', stream, p[1], p[1])
+      if e[1] then
+        for j = 1, #e[1][2], 2 do
+          if e[1][2][j] == 'd' then pre[#pre + 1] = tag .. 'dlv:' .. e[1][2][j + 1] end
+          if e[1][2][j] == 'k' then event_keys(tag, e[1][2][j + 1], pre) end
+        end
+      end
+    end
+  end
+  touch(pre)
+  for _, p in ipairs(pending) do
     if tonumber(p[4]) >= maxc then
       local e = redis.call('XRANGE', stream, p[1], p[1])
       if e[1] then
@@ -241,7 +377,6 @@ local function reclaim(keys, args)
         local dk = tag .. 'dlv:' .. f.d
         redis.call('HSET', dk, 'st', 'dead', 'reason', 'poison: claimed ' .. p[4] .. ' times without an outcome', 'upd', now)
         redis.call('ZADD', dead, now, f.d)
-        if f.k then event_release(tag, f.k, keep) end
         redis.call('XACK', stream, GROUP, p[1])
         redis.call('XDEL', stream, p[1])
         poisoned = poisoned + 1
@@ -264,12 +399,23 @@ local function requeue(tag, stream, retry, dead, did, now)
   local dk = tag .. 'dlv:' .. did
   local f = redis.call('HMGET', dk, 'st', 'ep', 'ev', 'n')
   if not f[1] then return 'nodelivery' end
-  if f[1] == 'pending' then return 'pending' end
+  local lostsid = nil
+  if f[1] == 'pending' then
+    -- queued or in flight, unless hookq_reclaim recorded its entry as lost
+    -- (stream data deleted while pending): then re-sending is the way back
+    local sid = redis.call('HGET', dk, 'sid')
+    if not sid or redis.call('HEXISTS', tag .. 'lost', sid) == 0 then return 'pending' end
+    lostsid = sid
+  end
   if redis.call('EXISTS', f[3]) == 0 then return 'noevent' end
+  if lostsid then
+    redis.call('HDEL', tag .. 'lost', lostsid)
+    redis.call('ZREM', dead, 'lost:' .. lostsid)
+  end
   redis.call('ZREM', retry, did)
   redis.call('ZREM', dead, did)
-  if f[1] ~= 'retrying' then
-    redis.call('HINCRBY', f[3], 'pend', 1)
+  if f[1] ~= 'retrying' and f[1] ~= 'pending' then
+    -- the event must outlive this attempt: hookq_complete re-arms its TTL
     redis.call('PERSIST', f[3])
     redis.call('PERSIST', dk)
   end
@@ -282,6 +428,7 @@ end
 --[[ hookq_resend: KEYS 1 stream, 2 retry, 3 dead; ARGV 1 tag, 2 delivery id, 3 now.
 Returns 'ok', 'pending' (already queued or in flight), 'nodelivery' or 'noevent'. --]]
 local function resend(keys, args)
+  touch({args[1] .. 'lost', args[1] .. 'dlv:' .. args[2]})
   return requeue(args[1], keys[1], keys[2], keys[3], args[2], args[3])
 end
 
@@ -291,7 +438,16 @@ Returns the number re-enqueued. --]]
 local function recover(keys, args)
   local tag, epid = args[1], args[2]
   local n = 0
-  for _, did in ipairs(redis.call('ZRANGEBYSCORE', keys[3], args[3], '+inf')) do
+  local dids = redis.call('ZRANGEBYSCORE', keys[3], args[3], '+inf')
+  local pre = {tag .. 'lost'}
+  for _, did in ipairs(dids) do
+    local dk = tag .. 'dlv:' .. did
+    pre[#pre + 1] = dk
+    local ev = redis.call('HGET', dk, 'ev')
+    if ev then pre[#pre + 1] = ev end
+  end
+  touch(pre)
+  for _, did in ipairs(dids) do
     if redis.call('HGET', tag .. 'dlv:' .. did, 'ep') == epid then
       if requeue(tag, keys[1], keys[2], keys[3], did, args[4]) == 'ok' then n = n + 1 end
     end
@@ -303,14 +459,16 @@ end
 KEYS: 1 endpoint hash, 2 org endpoint set
 ARGV: 1 endpoint id, 2 cfg JSON, 3 subscription string, 4 active '1'|'0',
       5 org, 6 now, 7 mode 'create'|'update'
-Re-activating clears the disabled reason and the failure streak.
+Re-activating (act '0' -> '1') clears the disabled reason and the failure
+streak; other changes keep the streak.
 Returns the new version, or -1 if mode is update and it does not exist. --]]
 local function ep_put(keys, args)
   local epk = keys[1]
   if args[7] == 'update' and redis.call('EXISTS', epk) == 0 then return -1 end
+  local was = redis.call('HGET', epk, 'act')
   redis.call('HSET', epk, 'cfg', args[2], 'sub', args[3], 'act', args[4], 'org', args[5], 'upd', args[6])
   if args[7] == 'create' then redis.call('HSET', epk, 'created', args[6], 'fails', '0') end
-  if args[4] == '1' then
+  if args[4] == '1' and was ~= '1' then
     redis.call('HDEL', epk, 'dis_reason', 'dis_at', 'ff')
     redis.call('HSET', epk, 'fails', '0')
   end
@@ -328,6 +486,23 @@ local function ep_del(keys, args)
   return n
 end
 
+--[[ hookq_rate: the shared per-endpoint rate limit (rate_limit_per_sec),
+one fixed window per unix second across every worker.
+KEYS: 1 window counter <tag>rl:<endpoint id>:<unix second>
+ARGV: 1 limit per second, 2 attempts wanted now
+Grants min(wanted, limit - already granted this second), never negative;
+the counter expires 2 s after its second. Returns the number granted. --]]
+local function rate(keys, args)
+  local limit, wanted = tonumber(args[1]), tonumber(args[2])
+  if not limit or not wanted or wanted <= 0 then return 0 end
+  local used = tonumber(redis.call('GET', keys[1]) or '0')
+  local grant = math.min(wanted, limit - used)
+  if grant <= 0 then return 0 end
+  redis.call('INCRBY', keys[1], grant)
+  redis.call('EXPIRE', keys[1], 2)
+  return grant
+end
+
 redis.register_function('hookq_publish', publish)
 redis.register_function{function_name = 'hookq_load', callback = load, flags = {'no-writes'}}
 redis.register_function('hookq_complete', complete)
@@ -337,3 +512,4 @@ redis.register_function('hookq_resend', resend)
 redis.register_function('hookq_recover', recover)
 redis.register_function('hookq_ep_put', ep_put)
 redis.register_function('hookq_ep_del', ep_del)
+redis.register_function('hookq_rate', rate)
