@@ -103,17 +103,47 @@ static void put_str(hq_buf *b, const char *s)
         hq_buf_puts(b, "null");
 }
 
+/* The request's header lines are gathered here ("name: value\0" each) and
+ * then copied, with their curl_slist nodes, into one allocation (see
+ * hdr_block): no malloc per header. The worker is single-threaded. */
+static hq_buf hdr_text;
+static int hdr_n;
+
+static void hdr_line(const char *name, const char *value)
+{
+    hq_buf_puts(&hdr_text, name);
+    if (value) {
+        hq_buf_puts(&hdr_text, ": ");
+        hq_buf_puts(&hdr_text, value);
+    }
+    hq_buf_append(&hdr_text, "", 1);   /* the NUL ends the line */
+    hdr_n++;
+}
+
+/* One block: hdr_n curl_slist nodes, then the text they point into. Freed
+ * with hq_free (the block starts with the first node). */
+static struct curl_slist *hdr_block(void)
+{
+    size_t nodes = (size_t)hdr_n * sizeof(struct curl_slist);
+    char *blk = hq_malloc(nodes + hdr_text.len + 1);
+    struct curl_slist *v = (struct curl_slist *)blk;
+    char *t = blk + nodes;
+    memcpy(t, hdr_text.data ? hdr_text.data : "", hdr_text.len);
+    for (int i = 0; i < hdr_n; i++) {
+        v[i].data = t;
+        v[i].next = i + 1 < hdr_n ? &v[i + 1] : NULL;
+        t += strlen(t) + 1;
+    }
+    return hdr_n ? v : (hq_free(blk), (struct curl_slist *)NULL);
+}
+
 /* Adds one request header to the curl list and to the recorded JSON
  * (value "[redacted]" when redact). Values with CR/LF are refused. */
 static void add_header(struct delivery *d, const char *name, const char *value, int redact)
 {
     if (strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
         return;
-    size_t n = strlen(name) + strlen(value) + 3;
-    char *line = hq_malloc(n);
-    snprintf(line, n, "%s: %s", name, value);
-    d->hdrs = curl_slist_append(d->hdrs, line);
-    hq_free(line);
+    hdr_line(name, value);
     if (d->reqhdrs.len > 1)
         hq_buf_putc(&d->reqhdrs, ',');
     put_str(&d->reqhdrs, name);
@@ -126,6 +156,8 @@ static void build_headers(struct delivery *d, const hq_endpoint *e, const char *
     char buf[1024], ts[40];
     struct event *ev = d->ev;
     hq_buf_init(&d->reqhdrs, 0);
+    hq_buf_reset(&hdr_text);
+    hdr_n = 0;
     hq_buf_putc(&d->reqhdrs, '{');
     add_header(d, "Content-Type", "application/json", 0);
     add_header(d, "User-Agent", "hookq/" HOOKQ_VERSION, 0);
@@ -201,8 +233,9 @@ static void build_headers(struct delivery *d, const hq_endpoint *e, const char *
     }
     hq_buf_putc(&d->reqhdrs, '}');
     /* no curl defaults: no Expect: 100-continue, no Accept */
-    d->hdrs = curl_slist_append(d->hdrs, "Expect:");
-    d->hdrs = curl_slist_append(d->hdrs, "Accept:");
+    hdr_line("Expect:", NULL);
+    hdr_line("Accept:", NULL);
+    d->hdrs = hdr_block();
     memset(buf, 0, sizeof buf);
 }
 
@@ -226,10 +259,14 @@ static size_t on_header(char *p, size_t sz, size_t nm, void *ud)
 {
     struct delivery *d = ud;
     size_t n = sz * nm;
+    d->resp_total += n;        /* the head counts towards the 64 KiB read cap */
+    if (d->resp_total > RESP_MAX)
+        return 0;              /* abort: CURLE_WRITE_ERROR, head incomplete */
     if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) {
         /* a new status line (also after 1xx): reset what we captured */
         d->retry_after_ms = -1;
         d->status_line[0] = '\0';
+        d->head_done = 0;
         const char *q = memchr(p, ' ', n);
         if (q) {
             q++;
@@ -246,6 +283,8 @@ static size_t on_header(char *p, size_t sz, size_t nm, void *ud)
                 d->status_line[l] = '\0';
             }
         }
+    } else if (n <= 2 && (p[0] == '\r' || p[0] == '\n')) {
+        d->head_done = 1;   /* the blank line: a complete response head */
     } else if (n > 12 && strncasecmp(p, "retry-after:", 12) == 0) {
         char v[128];
         size_t i = 12, l;
@@ -272,9 +311,9 @@ static double rnd01(void)
 static char *record_json(struct delivery *d, const char *status, int code, int64_t latency_ms,
                          const char *err, const char *cls, const char *url, int64_t next_ms)
 {
-    hq_buf b;
+    static hq_buf b;   /* scratch, keeps its capacity: one exact copy per record */
     char ts[40];
-    hq_buf_init(&b, 0);
+    hq_buf_reset(&b);
     hq_rfc3339_ms(d->at_ms, ts);
     hq_buf_printf(&b, "{\"attempt\":%d,\"at\":\"%s\",\"status\":\"%s\",\"http_status\":", d->n, ts, status);
     if (code > 0)
@@ -304,7 +343,9 @@ static char *record_json(struct delivery *d, const char *status, int code, int64
         hq_buf_puts(&b, "null");
     }
     hq_buf_putc(&b, '}');
-    return hq_buf_steal(&b, NULL);
+    char *rec = hq_malloc(b.len + 1);
+    memcpy(rec, b.data, b.len + 1);
+    return rec;
 }
 
 static void count_outcome(struct hq_worker *w, const char *outcome)
@@ -373,7 +414,7 @@ static void finish(struct delivery *d, int code, int cls, const char *err, int64
     d->cfg = NULL;
     struct epentry *ep = d->ep;
     worker_outcome(d);
-    epcache_release(w, ep);
+    epcache_release(w, ep, latency_ms);
 }
 
 /* Unlinks from the in-flight list. */
@@ -400,11 +441,12 @@ void delivery_start(struct delivery *d)
     d->at_ms = hq_now_ms();
     d->t0_ns = hq_mono_ns();
     d->retry_after_ms = -1;
+    d->head_done = 0;
     hq_buf_init(&d->resp, 0);
 
     if (!ep->cfg) {
         inflight_unlink(d);
-        finish(d, 0, C_OTHER, "endpoint config unreadable", 0);
+        finish(d, 0, C_OTHER, ep->cfg_err[0] ? ep->cfg_err : "endpoint config unreadable", 0);
         return;
     }
     d->cfg = ep->cfg;
@@ -468,8 +510,10 @@ static int curl_class(CURLcode rc, int blocked)
     }
 }
 
-/* The transfer ended. A received final status decides the outcome even if
- * the body then failed (e.g. aborted at 64 KiB): the receiver answered. */
+/* The transfer ended. A received final response head decides the outcome
+ * even if the body then failed (e.g. aborted at 64 KiB): the receiver
+ * answered. A status line whose head never completed (slowloris, reset) is
+ * no answer: the transfer error decides. */
 void delivery_http_done(struct delivery *d, CURLcode rc)
 {
     struct hq_worker *w = d->w;
@@ -479,12 +523,12 @@ void delivery_http_done(struct delivery *d, CURLcode rc)
     int64_t latency = (int64_t)((hq_mono_ns() - d->t0_ns) / 1000000);
     http_release(w, d);
     inflight_unlink(d);
-    curl_slist_free_all(d->hdrs);
+    hq_free(d->hdrs);   /* one block, see hdr_block */
     d->hdrs = NULL;
 
     char err[CURL_ERROR_SIZE + 128];
     int cls;
-    if (code >= 200) {
+    if (code >= 200 && (rc == CURLE_OK || d->head_done)) {
         cls = code < 300 ? C_2XX : code < 400 ? C_3XX : code < 500 ? C_4XX : code < 600 ? C_5XX : C_OTHER;
         if (d->status_line[0])
             snprintf(err, sizeof err, "%ld %s", code, d->status_line);
@@ -494,8 +538,11 @@ void delivery_http_done(struct delivery *d, CURLcode rc)
         code = 0;
         cls = curl_class(rc, d->blocked);
         if (cls == C_BLOCKED)
-            snprintf(err, sizeof err, "blocked: %s is a private address (HOOKQ_ALLOW_PRIVATE_NETWORKS=0)",
-                     d->blocked_addr);
+            http_blocked_error(d, err, sizeof err);
+        else if (rc == CURLE_WRITE_ERROR && d->resp_total > RESP_MAX)
+            snprintf(err, sizeof err, "response head larger than %d KiB", RESP_MAX / 1024);
+        else if (rc == CURLE_OUT_OF_MEMORY && !d->head_done && d->resp_total > 0)
+            snprintf(err, sizeof err, "response head too large (a header line over libcurl's limit)");
         else if (d->errbuf[0])
             snprintf(err, sizeof err, "%s", d->errbuf);
         else
@@ -510,12 +557,24 @@ void delivery_abort(struct delivery *d)
     struct hq_worker *w = d->w;
     http_release(w, d);
     inflight_unlink(d);
-    curl_slist_free_all(d->hdrs);
+    hq_free(d->hdrs);   /* one block, see hdr_block */
     d->hdrs = NULL;
     epcfg_unref(d->cfg);
     d->cfg = NULL;
     d->ep->inflight--;
     delivery_free(d);
+}
+
+void delivery_defer(struct delivery *d, int64_t delay_ms)
+{
+    struct hq_worker *w = d->w;
+    d->at_ms = hq_now_ms();
+    d->outcome = "defer";
+    d->due_ms = d->at_ms + delay_ms;
+    d->code = 0;
+    hq_metric_add(w->m_deferred, 1);
+    hq_debug("deferred: endpoint backlog full", "delivery", d->did, "endpoint", d->epid);
+    worker_outcome(d);
 }
 
 void delivery_finish_noattempt(struct delivery *d, const char *outcome, const char *reason)

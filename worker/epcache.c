@@ -8,9 +8,11 @@
  * at most that many of the worker's slots in HTTP, the rest of its
  * deliveries wait here (still claimed) and never block other endpoints. */
 #include "hq_fmacros.h"
+#include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
 #include "hq_alloc.h"
+#include "hq_keys.h"
 #include "hq_log.h"
 #include "worker.h"
 
@@ -60,8 +62,12 @@ void epcache_update(struct hq_worker *w, struct epentry *ep, const char *ver,
     if (cfg) {
         struct epcfg *c = hq_calloc(1, sizeof *c);
         c->refs = 1;
-        if (hq_endpoint_from_storage(cfg, cfglen, &c->e) != 0) {
-            hq_error("endpoint config unreadable", "endpoint", ep->id, "ver", ver);
+        int lr = hq_endpoint_from_storage(cfg, cfglen, w->keyring, &c->e, ep->cfg_err, sizeof ep->cfg_err);
+        if (lr != 0) {
+            /* corrupt, or secrets sealed under a key we lack: attempts fail
+             * with cfg_err as their error and retry on schedule */
+            hq_error("endpoint config unreadable", "endpoint", ep->id, "ver", ver, "error", ep->cfg_err);
+            if (lr == HQ_EP_ESEALED) hq_endpoint_free(&c->e);
             hq_free(c);
             epcfg_unref(ep->cfg);
             ep->cfg = NULL;
@@ -70,6 +76,7 @@ void epcache_update(struct hq_worker *w, struct epentry *ep, const char *ver,
         }
         epcfg_unref(ep->cfg);
         ep->cfg = c;
+        ep->cfg_err[0] = '\0';
         snprintf(ep->ver, sizeof ep->ver, "%s", ver);
     } else if (strcmp(ep->ver, ver) != 0) {
         /* cannot happen (replies are ordered); force a reload next time */
@@ -78,32 +85,108 @@ void epcache_update(struct hq_worker *w, struct epentry *ep, const char *ver,
     (void)w;
 }
 
-/* Takes one token of the endpoint's rate limit (per worker), refilled
- * continuously at rate_limit_per_sec with a burst of one second's worth.
- * Returns 1 when the attempt may start. */
+static void pump(struct hq_worker *w, struct epentry *ep);
+
+static void rl_hold(struct hq_worker *w, struct epentry *ep)
+{
+    if (!ep->rl_blocked) {
+        ep->rl_blocked = 1;
+        w->rl_blocked++;
+    }
+}
+
+/* hookq_rate answered (reply NULL: the connection went away). A grant is
+ * only used within the second it was counted in; whatever was not granted
+ * waits for the next second (the cron pumps held endpoints). */
+static void on_rate_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+    struct epentry *ep = priv;
+    struct hq_worker *w = ac->data ? ((struct conn *)ac->data)->w : NULL;
+    redisReply *r = reply;
+    int64_t asked_sec = ep->rl_sec;
+    ep->rl_asking = 0;
+    ep->refs--;
+    if (!w || w->stopping || w->closing)
+        return;
+    if (r && r->type == REDIS_REPLY_INTEGER && hq_now_ms() / 1000 == asked_sec) {
+        ep->rl_grant += (int)r->integer;
+        ep->rl_done = r->integer < ep->rl_wanted;  /* the window is used up */
+    } else {
+        if (r && r->type == REDIS_REPLY_ERROR)
+            hq_warn("hookq_rate failed; rate-limited endpoint waits a second", "endpoint", ep->id,
+                    "error", r->str);
+        ep->rl_done = 1;   /* late, failed or lost: try again next second */
+    }
+    if (ep->rl_done)
+        rl_hold(w, ep);
+    pump(w, ep);
+}
+
+/* Asks hookq_rate for `wanted` attempts in the current second. */
+static void rl_ask(struct hq_worker *w, struct epentry *ep, int wanted, int rate)
+{
+    struct conn *c = ep->wait_head ? worker_cmd_conn(w, ep->wait_head->shard) : NULL;
+    if (!c || !c->ac || !c->ready || c->dying || !ep->wait_head) {
+        ep->rl_done = 1;
+        rl_hold(w, ep);
+        return;
+    }
+    char key[HQ_KEY_MAX + 160], lim[16], want[16];
+    snprintf(key, sizeof key, "%srl:%s:%lld", w->sq[ep->wait_head->shard].tag, ep->id,
+             (long long)ep->rl_sec);
+    snprintf(lim, sizeof lim, "%d", rate);
+    snprintf(want, sizeof want, "%d", wanted);
+    const char *argv[] = { "FCALL", "hookq_rate", "1", key, lim, want };
+    size_t lens[6];
+    for (int i = 0; i < 6; i++)
+        lens[i] = strlen(argv[i]);
+    if (redisAsyncCommandArgv(c->ac, on_rate_reply, ep, 6, argv, lens) != REDIS_OK) {
+        ep->rl_done = 1;
+        rl_hold(w, ep);
+        return;
+    }
+    ep->rl_asking = 1;
+    ep->rl_wanted = wanted;
+    ep->refs++;             /* the entry outlives the reply */
+}
+
+/* The endpoint's shared rate limit (rate_limit_per_sec, across every
+ * worker): one fixed window per unix second counted in Redis by
+ * hookq_rate. The worker asks for as many attempts as it could start now
+ * (waiting deliveries, bounded by free slots and the limit) and starts
+ * what it is granted; the rest waits for the next second, when the cron
+ * (100 ms) pumps the endpoint again: no busy loop, one round trip per
+ * endpoint per second in steady state. Returns 1 when one attempt may
+ * start now. */
 static int take_token(struct hq_worker *w, struct epentry *ep)
 {
     int rate = ep->cfg ? ep->cfg->e.rate_limit_per_sec : 0;
     if (rate <= 0)
         return 1;
-    int64_t now = hq_now_ms();
-    if (ep->tok_ms == 0) {
-        ep->tokens = rate;
-    } else {
-        ep->tokens += (double)(now - ep->tok_ms) * rate / 1000.0;
-        if (ep->tokens > rate)
-            ep->tokens = rate;
+    int64_t sec = hq_now_ms() / 1000;
+    if (ep->rl_asking)
+        return 0;
+    if (ep->rl_sec != sec) {
+        ep->rl_sec = sec;      /* grants of a past second are void */
+        ep->rl_grant = 0;
+        ep->rl_done = 0;
     }
-    ep->tok_ms = now;
-    if (ep->tokens < 1) {
-        if (!ep->rl_blocked) {
-            ep->rl_blocked = 1;
-            w->rl_blocked++;
-        }
+    if (ep->rl_grant > 0) {
+        ep->rl_grant--;
+        return 1;
+    }
+    if (ep->rl_done) {
+        rl_hold(w, ep);
         return 0;
     }
-    ep->tokens -= 1;
-    return 1;
+    int wanted = ep->nwait;
+    if (wanted > w->ep_concurrency - ep->inflight)
+        wanted = w->ep_concurrency - ep->inflight;
+    if (wanted > rate)
+        wanted = rate;
+    if (wanted > 0)
+        rl_ask(w, ep, wanted, rate);
+    return 0;
 }
 
 /* Starts waiters while the endpoint has free slots. A waiter of an endpoint
@@ -130,14 +213,65 @@ static void pump(struct hq_worker *w, struct epentry *ep)
             continue;
         }
         ep->inflight++;
+        if (!ep->first_start_ms)
+            ep->first_start_ms = hq_now_ms();
         delivery_start(d);
     }
     ep->pumping = 0;
 }
 
+/* How long an attempt of ep takes, as far as this worker can tell: the
+ * EWMA of finished attempts, but at least the time since the last one ended
+ * while every slot is busy (a black hole finishes nothing until its
+ * timeout, so its estimate grows before any attempt has ended). */
+static double latency_estimate(struct epentry *ep, int64_t now, int cap)
+{
+    double est = ep->lat_ewma_ms;
+    int64_t since = ep->last_done_ms ? ep->last_done_ms : ep->first_start_ms;
+    if (ep->inflight >= cap && since > 0 && (double)(now - since) > est)
+        est = (double)(now - since);
+    return est;
+}
+
+/* How many loaded deliveries may wait for one endpoint at this worker: what
+ * it can work off in about BACKLOG_HORIZON_MS at its estimated pace, at
+ * least twice its concurrency, at most everything. Past that, deliveries are
+ * handed back to the retry set (delivery_defer), so a slow, black-holed or
+ * rate-limited endpoint cannot hold the slots other endpoints need, while a
+ * fast one may still use them all. */
+#define BACKLOG_HORIZON_MS 1000.0
+
+static int backlog_cap(struct hq_worker *w, struct epentry *ep, int64_t now)
+{
+    int cap = w->ep_concurrency;
+    double est = latency_estimate(ep, now, cap);
+    if (est < 1.0)
+        return w->concurrency;
+    double n = cap * BACKLOG_HORIZON_MS / est;
+    if (n < 2.0 * cap) n = 2.0 * cap;
+    if (n > w->concurrency) n = w->concurrency;
+    return (int)n;
+}
+
+/* When a deferred delivery comes back: about when the backlog ahead of it
+ * has drained at the endpoint's pace, 1 s..60 s, with +-10 % jitter. */
+static int64_t defer_delay(struct hq_worker *w, struct epentry *ep, int64_t now)
+{
+    double est = latency_estimate(ep, now, w->ep_concurrency);
+    int64_t t = (int64_t)(est * (ep->nwait + 1) / w->ep_concurrency);
+    if (t < 1000) t = 1000;
+    if (t > 60000) t = 60000;
+    return t * 9 / 10 + (int64_t)(random() % (t / 5 + 1));
+}
+
 void epcache_submit(struct hq_worker *w, struct delivery *d)
 {
     struct epentry *ep = d->ep;
+    int64_t now = hq_now_ms();
+    if (ep->act && !w->stopping && ep->nwait >= backlog_cap(w, ep, now)) {
+        delivery_defer(d, defer_delay(w, ep, now));
+        return;
+    }
     d->state = DLV_WAITING;
     d->next = NULL;
     if (ep->wait_tail)
@@ -150,10 +284,13 @@ void epcache_submit(struct hq_worker *w, struct delivery *d)
     pump(w, ep);
 }
 
-void epcache_release(struct hq_worker *w, struct epentry *ep)
+void epcache_release(struct hq_worker *w, struct epentry *ep, int64_t latency_ms)
 {
     ep->inflight--;
     ep->last_used_ms = hq_now_ms();
+    ep->last_done_ms = ep->last_used_ms;
+    ep->lat_ewma_ms = ep->lat_ewma_ms <= 0 ? (double)latency_ms
+                                           : 0.8 * ep->lat_ewma_ms + 0.2 * (double)latency_ms;
     pump(w, ep);
 }
 
@@ -162,8 +299,8 @@ static void pump_limited_one(const char *key, void *val, void *arg)
     struct hq_worker *w = arg;
     struct epentry *ep = val;
     (void)key;
-    if (!ep->rl_blocked)
-        return;
+    if (!ep->rl_blocked || (ep->rl_done && hq_now_ms() / 1000 == ep->rl_sec))
+        return;   /* not held, or its second is not over yet */
     ep->rl_blocked = 0;
     w->rl_blocked--;
     pump(w, ep);
@@ -183,6 +320,8 @@ static void sweep_one(const char *key, void *val, void *arg)
     if (ep->refs == 0 && ep->inflight == 0 && !ep->wait_head &&
         (w->closing || now - ep->last_used_ms > EP_IDLE_MS)) {
         strmap_del(&w->eps, key);
+        if (ep->rl_blocked)
+            w->rl_blocked--;
         epcfg_unref(ep->cfg);
         hq_free(ep->dis_reason);
         hq_free(ep->id);

@@ -3,7 +3,7 @@
  * curl tells us which sockets to watch (CURLMOPT_SOCKETFUNCTION: one
  * uv_poll_t per socket, in a struct sockctx curl keeps with
  * curl_multi_assign) and when to call it back (CURLMOPT_TIMERFUNCTION: one
- * uv_timer_t). A poll error (status < 0) is passed on as CURL_CSELECT_ERR,
+ * uv_timer_t per lane, see struct lane). A poll error (status < 0) is passed on as CURL_CSELECT_ERR,
  * never ignored, and after every curl_multi_socket_action finished transfers
  * are drained with curl_multi_info_read (both are bugs of curl's multi-uv.c
  * example). On CURL_POLL_REMOVE the poll is stopped and closed; curl closes
@@ -13,8 +13,11 @@
  * caches warm; connections live in the multi's pool, CURLMOPT_MAXCONNECTS =
  * concurrency). Every handle gets the SSRF guard: CURLOPT_OPENSOCKETFUNCTION
  * sees the address actually being connected to and refuses loopback,
- * private, link-local, CGNAT, multicast and reserved addresses (also in their
- * IPv4-mapped/compatible IPv6 forms) unless HOOKQ_ALLOW_PRIVATE_NETWORKS=1. */
+ * private, link-local, CGNAT, multicast, broadcast and reserved addresses
+ * (also in their IPv4-mapped/compatible/NAT64/6to4 IPv6 forms) unless
+ * HOOKQ_ALLOW_PRIVATE_NETWORKS=1 or the address is in HOOKQ_ALLOW_CIDRS.
+ * Handles never follow redirects, use no proxy, speak only http/https with
+ * TLS >= 1.2, send no Accept-Encoding and never decode a response. */
 #include "hq_fmacros.h"
 #include <string.h>
 #include <stdio.h>
@@ -25,35 +28,56 @@
 #include "hq_log.h"
 #include "worker.h"
 
+/* Transfers are spread over "lanes", each its own multi handle with its own
+ * connection cache: libcurl 7.88 looks for a reusable connection by walking
+ * every connection to the host, busy ones included, so one multi holding
+ * thousands of in-flight transfers to one receiver pays O(in flight) per
+ * request start. A transfer goes to the first lane with fewer than LANE_CAP
+ * running (lane 0 alone below that, keeping reuse high); lanes =
+ * ceil(concurrency / LANE_CAP). */
+#define LANE_CAP 128
+
+struct lane {
+    struct hq_worker *w;
+    CURLM *multi;
+    uv_timer_t timer;
+    int running;                   /* transfers added and not removed */
+};
+
 struct sockctx {
     uv_poll_t poll;
     curl_socket_t fd;
     struct hq_worker *w;
+    struct lane *lane;
     struct sockctx *prev, *next;   /* w->socks, while not closing */
 };
 
-static void check_done(struct hq_worker *w)
+static void check_done(struct lane *ln)
 {
+    struct hq_worker *w = ln->w;
     CURLMsg *m;
     int left;
-    while ((m = curl_multi_info_read(w->multi, &left))) {
+    while ((m = curl_multi_info_read(ln->multi, &left))) {
         if (m->msg != CURLMSG_DONE)
             continue;
         CURL *e = m->easy_handle;
         CURLcode rc = m->data.result;
         struct delivery *d = NULL;
         curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&d);
-        if (d)
+        if (d) {
             delivery_http_done(d, rc);  /* removes e from the multi */
-        else
-            curl_multi_remove_handle(w->multi, e);
+        } else {
+            curl_multi_remove_handle(ln->multi, e);
+            ln->running--;
+        }
     }
+    (void)w;
 }
 
 static void on_poll(uv_poll_t *h, int status, int events)
 {
     struct sockctx *sc = h->data;
-    struct hq_worker *w = sc->w;
+    struct lane *ln = sc->lane;
     int flags = 0, running;
     if (status < 0) {
         flags = CURL_CSELECT_ERR;
@@ -61,8 +85,8 @@ static void on_poll(uv_poll_t *h, int status, int events)
         if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
         if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
     }
-    curl_multi_socket_action(w->multi, sc->fd, flags, &running);
-    check_done(w);
+    curl_multi_socket_action(ln->multi, sc->fd, flags, &running);
+    check_done(ln);
 }
 
 static void on_sock_closed(uv_handle_t *h)
@@ -82,12 +106,13 @@ static void sock_unlink_close(struct hq_worker *w, struct sockctx *sc)
 
 static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
 {
-    struct hq_worker *w = userp;
+    struct lane *ln = userp;
+    struct hq_worker *w = ln->w;
     struct sockctx *sc = socketp;
     (void)e;
     if (what == CURL_POLL_REMOVE) {
         if (sc) {
-            curl_multi_assign(w->multi, s, NULL);
+            curl_multi_assign(ln->multi, s, NULL);
             sock_unlink_close(w, sc);
         }
         return 0;
@@ -96,6 +121,7 @@ static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *sock
         sc = hq_calloc(1, sizeof *sc);
         sc->fd = s;
         sc->w = w;
+        sc->lane = ln;
         int r = uv_poll_init_socket(w->loop, &sc->poll, s);
         if (r != 0) {
             hq_error("uv_poll_init_socket failed", "error", uv_strerror(r));
@@ -106,7 +132,7 @@ static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *sock
         sc->next = w->socks;
         if (w->socks) w->socks->prev = sc;
         w->socks = sc;
-        curl_multi_assign(w->multi, s, sc);
+        curl_multi_assign(ln->multi, s, sc);
     }
     int ev = 0;
     if (what & CURL_POLL_IN) ev |= UV_READABLE;
@@ -117,67 +143,166 @@ static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *sock
 
 static void on_curl_timer(uv_timer_t *t)
 {
-    struct hq_worker *w = t->data;
+    struct lane *ln = t->data;
     int running;
-    curl_multi_socket_action(w->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    check_done(w);
+    curl_multi_socket_action(ln->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    check_done(ln);
 }
 
 /* CURLMOPT_TIMERFUNCTION: -1 stops the timer; 0 means "as soon as
  * possible", which we do from the loop (never call curl back from here). */
 static int on_timer_set(CURLM *m, long timeout_ms, void *userp)
 {
-    struct hq_worker *w = userp;
+    struct lane *ln = userp;
     (void)m;
     if (timeout_ms < 0)
-        uv_timer_stop(&w->curl_timer);
+        uv_timer_stop(&ln->timer);
     else
-        uv_timer_start(&w->curl_timer, on_curl_timer, (uint64_t)timeout_ms, 0);
+        uv_timer_start(&ln->timer, on_curl_timer, (uint64_t)timeout_ms, 0);
     return 0;
 }
 
-static int v4_private(uint32_t a)
+/* ---- SSRF guard ----
+ * Every address curl is about to connect to passes through on_opensocket,
+ * after DNS resolution and after curl's own parsing of odd IPv4 spellings
+ * (2130706433, 0x7f.1, 127.1, [::ffff:127.0.0.1]), so one check on the
+ * binary address covers every spelling and DNS rebinding (a name that
+ * resolved to a public address at validation time and to 127.0.0.1 now is
+ * judged by the address actually dialled). Connections are only reused for
+ * the same host and port, and were checked when they were opened. */
+
+/* HOOKQ_ALLOW_CIDRS: addresses in these networks are allowed even when they
+ * are not public. Process-wide, set once at start. IPv4 networks are kept
+ * as IPv4 (an IPv4-mapped IPv6 address is matched as IPv4). */
+struct cidr {
+    int v6;              /* 0: a[0..3] IPv4, 1: a[0..15] IPv6 */
+    uint8_t a[16];
+    int plen;
+};
+static struct cidr *allow_list;
+static int allow_n;
+
+/* Why an IPv4 address (host order) is not a public target, or NULL. */
+static const char *v4_reason(uint32_t a)
 {
-    uint8_t b0 = (uint8_t)(a >> 24), b1 = (uint8_t)(a >> 16);
-    if (b0 == 0 || b0 == 10 || b0 == 127) return 1;
-    if (b0 == 100 && (b1 & 0xc0) == 64) return 1;        /* 100.64/10 */
-    if (b0 == 169 && b1 == 254) return 1;
-    if (b0 == 172 && (b1 & 0xf0) == 16) return 1;
-    if (b0 == 192 && b1 == 168) return 1;
-    if (b0 >= 224) return 1;                              /* multicast, 240/4, broadcast */
+    uint8_t b0 = (uint8_t)(a >> 24), b1 = (uint8_t)(a >> 16), b2 = (uint8_t)(a >> 8);
+    if (b0 == 0) return "\"this network\" 0.0.0.0/8";
+    if (b0 == 10) return "private 10.0.0.0/8";
+    if (b0 == 127) return "loopback";
+    if (b0 == 100 && (b1 & 0xc0) == 64) return "CGNAT shared 100.64.0.0/10";
+    if (b0 == 169 && b1 == 254) return "link-local";
+    if (b0 == 172 && (b1 & 0xf0) == 16) return "private 172.16.0.0/12";
+    if (b0 == 192 && b1 == 168) return "private 192.168.0.0/16";
+    if (b0 == 192 && b1 == 0 && b2 == 0) return "reserved 192.0.0.0/24";
+    if (b0 == 192 && b1 == 0 && b2 == 2) return "documentation 192.0.2.0/24";
+    if (b0 == 192 && b1 == 88 && b2 == 99) return "6to4 relay 192.88.99.0/24";
+    if (b0 == 198 && (b1 & 0xfe) == 18) return "benchmarking 198.18.0.0/15";
+    if (b0 == 198 && b1 == 51 && b2 == 100) return "documentation 198.51.100.0/24";
+    if (b0 == 203 && b1 == 0 && b2 == 113) return "documentation 203.0.113.0/24";
+    if ((b0 & 0xf0) == 224) return "multicast";
+    if (a == 0xffffffffu) return "broadcast";
+    if ((b0 & 0xf0) == 240) return "reserved 240.0.0.0/4";
+    return NULL;
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+/* Why an IPv6 address is not a public target, or NULL. Forms that embed an
+ * IPv4 address (mapped, SIIT, NAT64, 6to4) are judged by that address;
+ * *v4 is set to it when the form is IPv4-mapped (for the allow-list). */
+static const char *v6_reason(const uint8_t *a, int *mapped, uint32_t *v4)
+{
+    static const uint8_t zero[12] = { 0 };
+    static const uint8_t map[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+    static const uint8_t siit[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0 };
+    static const uint8_t nat64[12] = { 0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0 };
+    *mapped = 0;
+    if (memcmp(a, zero, 12) == 0) {
+        uint32_t t = be32(a + 12);
+        if (t == 0) return "unspecified ::";
+        if (t == 1) return "loopback ::1";
+        return "IPv4-compatible IPv6 ::/96";
+    }
+    if (memcmp(a, map, 12) == 0) {
+        *mapped = 1;
+        *v4 = be32(a + 12);
+        return v4_reason(*v4) ? "IPv4-mapped non-public address" : NULL;
+    }
+    if (memcmp(a, siit, 12) == 0)
+        return v4_reason(be32(a + 12)) ? "IPv4-translated non-public address" : NULL;
+    if (memcmp(a, nat64, 12) == 0)
+        return v4_reason(be32(a + 12)) ? "NAT64 of a non-public address" : NULL;
+    if (a[0] == 0 && a[1] == 0x64 && a[2] == 0xff && a[3] == 0x9b && a[4] == 0 && a[5] == 1)
+        return "NAT64 local-use 64:ff9b:1::/48";
+    if ((a[0] & 0xfe) == 0xfc) return "unique local fc00::/7";
+    if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) return "link-local fe80::/10";
+    if (a[0] == 0xfe && (a[1] & 0xc0) == 0xc0) return "site-local fec0::/10";
+    if (a[0] == 0xff) return "multicast";
+    if ((a[0] & 0xe0) != 0x20) return "reserved (not global unicast 2000::/3)";
+    if (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0x0d && a[3] == 0xb8) return "documentation 2001:db8::/32";
+    if (a[0] == 0x20 && a[1] == 0x01 && a[2] < 0x02) return "reserved 2001::/23 (Teredo, ORCHID...)";
+    if (a[0] == 0x20 && a[1] == 0x02)
+        return v4_reason(be32(a + 2)) ? "6to4 of a non-public address" : NULL;
+    if (a[0] == 0x3f && a[1] == 0xff && (a[2] & 0xf0) == 0) return "documentation 3fff::/20";
+    return NULL;
+}
+
+static int prefix_match(const uint8_t *a, const uint8_t *net, int plen)
+{
+    int full = plen / 8, rest = plen % 8;
+    if (memcmp(a, net, (size_t)full) != 0)
+        return 0;
+    if (rest) {
+        uint8_t m = (uint8_t)(0xff << (8 - rest));
+        if ((a[full] & m) != (net[full] & m))
+            return 0;
+    }
+    return 1;
+}
+
+/* 1 when the address is in HOOKQ_ALLOW_CIDRS. */
+static int allowed(int v6, const uint8_t *a)
+{
+    for (int i = 0; i < allow_n; i++)
+        if (allow_list[i].v6 == v6 && prefix_match(a, allow_list[i].a, allow_list[i].plen))
+            return 1;
     return 0;
 }
 
-/* 1 when the address must not be connected to (SPEC 2, HOOKQ_ALLOW_PRIVATE_NETWORKS). */
-static int addr_private(const struct sockaddr *sa)
+/* Why the address must not be connected to, or NULL when it may be: public,
+ * in the allow-list, or private networks allowed. */
+static const char *addr_refused(const struct hq_worker *w, const struct sockaddr *sa)
 {
+    if (w->allow_private)
+        return NULL;
     if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-        return v4_private(ntohl(in->sin_addr.s_addr));
+        const uint8_t *a = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr.s_addr;
+        const char *why = v4_reason(be32(a));
+        return why && !allowed(0, a) ? why : NULL;
     }
     if (sa->sa_family == AF_INET6) {
         const uint8_t *a = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
-        static const uint8_t zero[12] = { 0 };
-        static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-        static const uint8_t nat64[12] = { 0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0 };
-        uint32_t v4 = ((uint32_t)a[12] << 24) | ((uint32_t)a[13] << 16) | ((uint32_t)a[14] << 8) | a[15];
-        if (memcmp(a, zero, 12) == 0)
-            return 1;   /* ::, ::1 and IPv4-compatible forms: never a public target */
-        if (memcmp(a, mapped, 12) == 0 || memcmp(a, nat64, 12) == 0)
-            return v4_private(v4);
-        if ((a[0] & 0xfe) == 0xfc) return 1;                 /* fc00::/7 */
-        if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) return 1; /* fe80::/10 */
-        if (a[0] == 0xfe && (a[1] & 0xc0) == 0xc0) return 1; /* fec0::/10 (site-local) */
-        if (a[0] == 0xff) return 1;                          /* multicast */
-        return 0;
+        int mapped;
+        uint32_t v4 = 0;
+        const char *why = v6_reason(a, &mapped, &v4);
+        if (!why)
+            return NULL;
+        if (mapped && allowed(0, a + 12))
+            return NULL;
+        return allowed(1, a) ? NULL : why;
     }
-    return 1;  /* anything else (unix sockets...) is not a webhook target */
+    return "not an IP address";
 }
 
 static curl_socket_t on_opensocket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
 {
     struct delivery *d = clientp;
-    if (!d->w->allow_private && addr_private(&a->addr)) {
+    const char *why = addr_refused(d->w, &a->addr);
+    (void)purpose;
+    if (why) {
         char ip[INET6_ADDRSTRLEN] = "?";
         if (a->family == AF_INET)
             inet_ntop(AF_INET, &((struct sockaddr_in *)&a->addr)->sin_addr, ip, sizeof ip);
@@ -185,24 +310,130 @@ static curl_socket_t on_opensocket(void *clientp, curlsocktype purpose, struct c
             inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&a->addr)->sin6_addr, ip, sizeof ip);
         d->blocked = 1;
         snprintf(d->blocked_addr, sizeof d->blocked_addr, "%s", ip);
+        d->blocked_why = why;
         return CURL_SOCKET_BAD;
     }
-    (void)purpose;
     return socket(a->family, a->socktype, a->protocol);
+}
+
+/* Parses one "addr/len" item (len required, host bits must be zero). */
+static int parse_cidr(const char *s, size_t n, struct cidr *c)
+{
+    char buf[INET6_ADDRSTRLEN + 8];
+    if (n == 0 || n >= sizeof buf)
+        return -1;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    char *slash = strchr(buf, '/');
+    if (!slash || !slash[1] || strlen(slash + 1) > 3)
+        return -1;
+    *slash = '\0';
+    int plen = 0;
+    for (const char *p = slash + 1; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        plen = plen * 10 + (*p - '0');
+    }
+    if (slash[1] == '0' && slash[2])
+        return -1;  /* no leading zeros */
+    memset(c, 0, sizeof *c);
+    if (inet_pton(AF_INET, buf, c->a) == 1) {
+        c->v6 = 0;
+        if (plen > 32) return -1;
+    } else if (inet_pton(AF_INET6, buf, c->a) == 1) {
+        c->v6 = 1;
+        if (plen > 128) return -1;
+    } else {
+        return -1;
+    }
+    c->plen = plen;
+    uint8_t net[16];
+    memset(net, 0, sizeof net);
+    memcpy(net, c->a, (size_t)(plen / 8));
+    if (plen % 8)
+        net[plen / 8] = (uint8_t)(c->a[plen / 8] & (0xff << (8 - plen % 8)));
+    if (memcmp(net, c->a, c->v6 ? 16 : 4) != 0)
+        return -1;  /* host bits set: "10.0.0.1/8" is a mistake, not a network */
+    return 0;
+}
+
+int http_allow_cidrs(const char *spec, char *err, size_t errlen)
+{
+    hq_free(allow_list);
+    allow_list = NULL;
+    allow_n = 0;
+    if (!spec || !spec[0])
+        return 0;
+    size_t cap = 1;
+    for (const char *p = spec; *p; p++)
+        if (*p == ',') cap++;
+    allow_list = hq_calloc(cap, sizeof *allow_list);
+    const char *p = spec;
+    for (;;) {
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        const char *q = p;
+        size_t m = n;
+        while (m && (*q == ' ' || *q == '\t')) q++, m--;
+        while (m && (q[m - 1] == ' ' || q[m - 1] == '\t')) m--;
+        if (parse_cidr(q, m, &allow_list[allow_n]) != 0) {
+            snprintf(err, errlen, "HOOKQ_ALLOW_CIDRS: invalid value '%s': '%.*s' is not a network "
+                     "(use e.g. 10.0.0.0/8,fd00::/8; address/prefix with no host bits set)",
+                     spec, (int)m, q);
+            hq_free(allow_list);
+            allow_list = NULL;
+            allow_n = 0;
+            return -1;
+        }
+        allow_n++;
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    return 0;
+}
+
+void http_blocked_error(const struct delivery *d, char *out, size_t n)
+{
+    snprintf(out, n, "blocked: refused to connect to %s (%s): not a public address "
+             "(HOOKQ_ALLOW_PRIVATE_NETWORKS=0 and not in HOOKQ_ALLOW_CIDRS)",
+             d->blocked_addr, d->blocked_why ? d->blocked_why : "not public");
+}
+
+/* The lanes array is freed once the last lane timer has closed. */
+static void on_lane_timer_closed(uv_handle_t *h)
+{
+    struct lane *ln = h->data;
+    struct hq_worker *w = ln->w;
+    if (--w->closing_lanes == 0) {
+        hq_free(w->lanes);
+        w->lanes = NULL;
+        w->nlanes = 0;
+    }
 }
 
 int http_init(struct hq_worker *w)
 {
-    w->multi = curl_multi_init();
-    if (!w->multi)
-        return -1;
-    uv_timer_init(w->loop, &w->curl_timer);
-    w->curl_timer.data = w;
-    curl_multi_setopt(w->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-    curl_multi_setopt(w->multi, CURLMOPT_SOCKETDATA, w);
-    curl_multi_setopt(w->multi, CURLMOPT_TIMERFUNCTION, on_timer_set);
-    curl_multi_setopt(w->multi, CURLMOPT_TIMERDATA, w);
-    curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS, (long)w->concurrency);
+    w->nlanes = (w->concurrency + LANE_CAP - 1) / LANE_CAP;
+    if (w->nlanes < 1)
+        w->nlanes = 1;
+    w->lanes = hq_calloc((size_t)w->nlanes, sizeof *w->lanes);
+    for (int i = 0; i < w->nlanes; i++) {
+        struct lane *ln = &w->lanes[i];
+        ln->w = w;
+        ln->multi = curl_multi_init();
+        if (!ln->multi)
+            return -1;
+        uv_timer_init(w->loop, &ln->timer);
+        ln->timer.data = ln;
+        curl_multi_setopt(ln->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+        curl_multi_setopt(ln->multi, CURLMOPT_SOCKETDATA, ln);
+        curl_multi_setopt(ln->multi, CURLMOPT_TIMERFUNCTION, on_timer_set);
+        curl_multi_setopt(ln->multi, CURLMOPT_TIMERDATA, ln);
+        curl_multi_setopt(ln->multi, CURLMOPT_MAXCONNECTS,
+                          (long)(w->concurrency < LANE_CAP ? w->concurrency : LANE_CAP));
+    }
+    w->multi = w->lanes[0].multi;
     w->easy_free = hq_calloc((size_t)w->concurrency, sizeof *w->easy_free);
     return 0;
 }
@@ -218,7 +449,13 @@ CURL *http_easy(struct hq_worker *w, struct delivery *d)
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_PROXY, "");       /* no proxy from the environment */
+    /* the response body is recorded raw: no Accept-Encoding is sent and a
+     * Content-Encoding the receiver sends anyway is never decoded (no
+     * decompression bomb); chunked transfer coding is still undone */
+    curl_easy_setopt(c, CURLOPT_HTTP_CONTENT_DECODING, 0L);
+    curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
     curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, on_opensocket);
     curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, d);
     if (w->ca_file && w->ca_file[0])
@@ -228,11 +465,23 @@ CURL *http_easy(struct hq_worker *w, struct delivery *d)
 
 int http_add(struct hq_worker *w, struct delivery *d)
 {
-    CURLMcode rc = curl_multi_add_handle(w->multi, d->easy);
+    int best = 0;
+    for (int i = 0; i < w->nlanes; i++) {
+        if (w->lanes[i].running < LANE_CAP) {
+            best = i;
+            break;
+        }
+        if (w->lanes[i].running < w->lanes[best].running)
+            best = i;
+    }
+    struct lane *ln = &w->lanes[best];
+    CURLMcode rc = curl_multi_add_handle(ln->multi, d->easy);
     if (rc != CURLM_OK) {
         hq_error("curl_multi_add_handle failed", "error", curl_multi_strerror(rc));
         return -1;
     }
+    ln->running++;
+    d->lane = best + 1;
     return 0;
 }
 
@@ -242,7 +491,12 @@ void http_release(struct hq_worker *w, struct delivery *d)
     if (!c)
         return;
     d->easy = NULL;
-    curl_multi_remove_handle(w->multi, c);  /* no-op if never added */
+    if (d->lane > 0) {
+        struct lane *ln = &w->lanes[d->lane - 1];
+        curl_multi_remove_handle(ln->multi, c);
+        ln->running--;
+        d->lane = 0;
+    }
     curl_easy_reset(c);
     if (w->neasy_free < w->concurrency)
         w->easy_free[w->neasy_free++] = c;
@@ -259,11 +513,13 @@ void http_abort_all(struct hq_worker *w)
 /* Tears down curl; every transfer must be gone (http_abort_all). */
 void http_close(struct hq_worker *w)
 {
-    if (!w->multi)
-        return;
+    if (!w->lanes || !w->multi)
+        return;   /* never initialised, or already closing */
     for (struct sockctx *sc = w->socks; sc; sc = sc->next)
         uv_poll_stop(&sc->poll);
-    curl_multi_cleanup(w->multi);
+    for (int i = 0; i < w->nlanes; i++)
+        if (w->lanes[i].multi)
+            curl_multi_cleanup(w->lanes[i].multi);
     w->multi = NULL;
     while (w->socks)
         sock_unlink_close(w, w->socks);
@@ -272,6 +528,12 @@ void http_close(struct hq_worker *w)
     w->neasy_free = 0;
     hq_free(w->easy_free);
     w->easy_free = NULL;
-    uv_timer_stop(&w->curl_timer);
-    uv_close((uv_handle_t *)&w->curl_timer, NULL);
+    for (int i = 0; i < w->nlanes; i++) {
+        uv_timer_stop(&w->lanes[i].timer);
+        uv_close((uv_handle_t *)&w->lanes[i].timer, on_lane_timer_closed);
+    }
+    w->closing_lanes = w->nlanes;
+    hq_free(allow_list);
+    allow_list = NULL;
+    allow_n = 0;
 }

@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <unistd.h>
 #include "hq_alloc.h"
+#include "hq_cluster.h"
 #include "hq_config.h"
 #include "hq_keys.h"
 #include "hq_log.h"
@@ -42,8 +43,59 @@ static void url_display(const hq_redis_url *u, char *out, size_t n)
 {
     if (u->kind == HQ_REDIS_UNIX)
         snprintf(out, n, "unix://%s", u->path);
+    else if (u->kind == HQ_REDIS_CLUSTER)
+        snprintf(out, n, "redis-cluster://%s", u->seeds);
+    else if (u->kind == HQ_REDIS_SENTINEL)
+        snprintf(out, n, "redis-sentinel://%s/%s", u->seeds, u->master);
     else
         snprintf(out, n, "redis://%s:%d/%d", u->host, u->port, u->db);
+}
+
+/* redis-cluster://: the same checks through hq_cluster: the slot map is
+ * read from the seeds, the meta key is checked on its master and the
+ * function library is loaded on every master. */
+static int startup_check_cluster(struct hq_worker *w, const char *disp, char *err, size_t errlen)
+{
+    char e[256], meta[HQ_KEY_MAX], now[24], shards[16];
+    hq_cluster *c = hq_cluster_new(&w->url, 2000);
+    if (hq_cluster_refresh(c, e, sizeof e) != 0) {
+        snprintf(err, errlen, "HOOKQ_REDIS_URL: cannot read the cluster topology from '%s': %s", disp, e);
+        hq_cluster_free(c);
+        return -1;
+    }
+    hq_key_global(meta, sizeof meta, w->prefix, "meta");
+    snprintf(now, sizeof now, "%lld", (long long)hq_now_ms());
+    snprintf(shards, sizeof shards, "%d", w->shards);
+    const char *a1[] = { "HSETNX", meta, "shards", shards };
+    const char *a2[] = { "HSETNX", meta, "created", now };
+    const char *a3[] = { "HGET", meta, "shards" };
+    redisReply *r = hq_cluster_command(c, 4, a1, NULL, e, sizeof e);
+    if (r) freeReplyObject(r);
+    r = hq_cluster_command(c, 4, a2, NULL, e, sizeof e);
+    if (r) freeReplyObject(r);
+    r = hq_cluster_command(c, 3, a3, NULL, e, sizeof e);
+    int rc = 0;
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        snprintf(err, errlen, "HOOKQ_REDIS_URL: '%s': %s", disp, r ? r->str : e);
+        rc = -1;
+    } else if (r->type == REDIS_REPLY_STRING && strcmp(r->str, shards) != 0) {
+        snprintf(err, errlen, "HOOKQ_SHARDS: %d does not match the %s shards recorded in %s",
+                 w->shards, r->str, meta);
+        rc = -1;
+    }
+    if (r) freeReplyObject(r);
+    if (rc == 0 && hq_cluster_load_functions(c, e, sizeof e) != 0) {
+        snprintf(err, errlen, "HOOKQ_REDIS_URL: '%s': cannot load the function library: %s", disp, e);
+        rc = -1;
+    }
+    for (int i = 0; rc == 0 && i < hq_cluster_nmasters(c); i++) {
+        redisContext *m = hq_cluster_master(c, i, e, sizeof e);
+        if (m && hq_redis_check_noeviction(m) == 0)
+            hq_warn("Redis maxmemory-policy is not noeviction on a cluster master: queued deliveries can be "
+                    "evicted and lost", "node", hq_cluster_master_addr(c, i));
+    }
+    hq_cluster_free(c);
+    return rc;
 }
 
 /* Connects synchronously once: Redis must be reachable at start, the shard
@@ -53,6 +105,8 @@ static int startup_check(struct hq_worker *w, char *err, size_t errlen)
 {
     char e[256], disp[1400];
     url_display(&w->url, disp, sizeof disp);
+    if (w->url.kind == HQ_REDIS_CLUSTER)
+        return startup_check_cluster(w, disp, err, errlen);
     redisContext *c = hq_redis_connect(&w->url, 2000, e, sizeof e);
     if (!c) {
         snprintf(err, errlen, "HOOKQ_REDIS_URL: cannot connect to '%s': %s", disp, e);
@@ -90,12 +144,14 @@ static int startup_check(struct hq_worker *w, char *err, size_t errlen)
 int main(int argc, char **argv)
 {
     struct hq_worker *w = &W;
-    char *redis_url = NULL, *log_format = NULL, *log_level = NULL;
+    char *redis_url = NULL, *log_format = NULL, *log_level = NULL, *allow_cidrs = NULL, *master_key = NULL;
     long long shards = 0, conc = 0, epconc = 0, max_claims = 0, attempt_log = 0;
     char err[512];
     hq_opt opts[] = {
         { "HOOKQ_REDIS_URL", "redis-url", HQ_OPT_STR, "redis://127.0.0.1:6379/0", 0, 0, 0, NULL,
-          "Redis: redis://[user:pass@]host:port/db or unix:///path", &redis_url },
+          "Redis: redis://[user:pass@]host:port/db, unix:///path, "
+          "redis-cluster://[user:pass@]host:port[,host:port...] or redis-sentinel://host:port[,...]/<master>",
+          &redis_url },
         { "HOOKQ_PREFIX", "prefix", HQ_OPT_STR, "hookq", 0, 0, 0, NULL, "prefix of every Redis key", &w->prefix },
         { "HOOKQ_SHARDS", "shards", HQ_OPT_INT, "16", 0, 1, 4096, NULL,
           "number of shards (must match the installation)", &shards },
@@ -124,10 +180,16 @@ int main(int argc, char **argv)
           "attempts kept per endpoint", &attempt_log },
         { "HOOKQ_ALLOW_PRIVATE_NETWORKS", "allow-private-networks", HQ_OPT_BOOL, "0", 0, 0, 0, NULL,
           "allow delivery to loopback/private/link-local addresses (dev and tests only)", &w->allow_private },
+        { "HOOKQ_ALLOW_CIDRS", "allow-cidrs", HQ_OPT_STR, "", 0, 0, 0, NULL,
+          "networks delivered to even when private (comma-separated CIDRs, e.g. 10.1.0.0/16,fd00::/8)",
+          &allow_cidrs },
         { "HOOKQ_CA_FILE", "ca-file", HQ_OPT_STR, NULL, 0, 0, 0, NULL,
           "CA bundle for HTTPS endpoints (default: the system's)", &w->ca_file },
         { "HOOKQ_WORKER_ID", "worker-id", HQ_OPT_STR, NULL, 0, 0, 0, NULL,
           "consumer name in the group (default <hostname>-<pid>)", &w->id },
+        { "HOOKQ_MASTER_KEY", "master-key", HQ_OPT_STR, NULL, 0, 0, 0, NULL,
+          "<kid>:<base64 of 32 bytes>[,...]: keys that open sealed endpoint secrets (same value as the producer's)",
+          &master_key },
         { "HOOKQ_LOG_FORMAT", "log-format", HQ_OPT_ENUM, "json", 0, 0, 0, "json|text", "log format", &log_format },
         { "HOOKQ_LOG_LEVEL", "log-level", HQ_OPT_ENUM, "info", 0, 0, 0, "debug|info|warn|error",
           "minimum log level", &log_level },
@@ -166,14 +228,18 @@ int main(int argc, char **argv)
         exit_code = 2;
         goto out_config;
     }
-    if (hq_redis_url_parse(redis_url, &w->url, err, sizeof err) != 0) {
-        fprintf(stderr, "hookq-worker: HOOKQ_REDIS_URL: invalid value: %s\n", err);
+    if (http_allow_cidrs(allow_cidrs, err, sizeof err) != 0) {
+        fprintf(stderr, "hookq-worker: %s\n", err);
         exit_code = 2;
         goto out_config;
     }
-    if (w->url.kind != HQ_REDIS_TCP && w->url.kind != HQ_REDIS_UNIX) {
-        fprintf(stderr, "hookq-worker: HOOKQ_REDIS_URL: cluster and sentinel URLs are not supported by "
-                        "the worker yet\n");
+    if (master_key && master_key[0] && hq_keyring_parse(master_key, &w->keyring, err, sizeof err) != 0) {
+        fprintf(stderr, "hookq-worker: HOOKQ_MASTER_KEY: invalid value: %s\n", err);   /* never echo the key */
+        exit_code = 2;
+        goto out_config;
+    }
+    if (hq_redis_url_parse(redis_url, &w->url, err, sizeof err) != 0) {
+        fprintf(stderr, "hookq-worker: HOOKQ_REDIS_URL: invalid value: %s\n", err);
         exit_code = 2;
         goto out_config;
     }
@@ -223,6 +289,8 @@ int main(int argc, char **argv)
     curl_global_cleanup();
     hq_info("stopped", "worker", w->id);
 out_config:
+    hq_keyring_free(w->keyring);
+    w->keyring = NULL;
     hq_config_free(opts);
     return exit_code;
 }

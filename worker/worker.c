@@ -1,8 +1,8 @@
 /* worker: the delivery loop. One libuv loop runs everything:
  *
- *  - two hiredis async connections (hq_redis_uv adapter): "reader" only ever
- *    has one blocking XREADGROUP outstanding over every shard's stream;
- *    "cmd" carries the rest (hookq_load, hookq_complete, the cron's
+ *  - two hiredis async connections (hq_redis_uv adapter) per lane: "reader"
+ *    only ever has one blocking XREADGROUP outstanding over its shards'
+ *    streams; "cmd" carries the rest (hookq_load, hookq_complete, the cron's
  *    promote/reclaim/heartbeat/sampling). Each connection has a deadline
  *    (5 s beyond any BLOCK time) and reconnects with backoff (100 ms doubling
  *    to 5 s); on connect it sends PING, AUTH/SELECT per the URL and, on cmd,
@@ -13,6 +13,16 @@
  *    outcomes decided since (Redis beforeSleep style), and the next read as
  *    soon as claim slots are free.
  *  - one cron timer (100 ms) with run_with_period-style periods.
+ *
+ * Redis lanes (struct rlane in worker.h): on a single Redis one lane
+ * carries every shard, as described above. On Redis Cluster each shard has
+ * its own lane, connected
+ * to the master owning the shard's slot (one XREADGROUP may not span slots),
+ * and the heartbeat keys have one cmd-only lane each. MOVED, ASK, TRYAGAIN,
+ * CLUSTERDOWN and connection losses make the cron re-read the slot map
+ * (CLUSTER SLOTS, blocking, short timeout, with backoff); a lane whose slot
+ * moved reconnects to the new owner, and the commands that failed (loads,
+ * outcomes) are put back and go again, to the new owner.
  *
  * Outcomes are never dropped while the process runs: a failed flush puts
  * them back and they go again after the reconnect. If the process dies, the
@@ -39,6 +49,10 @@
 #define COMPLETE_BATCH 200
 #define CRON_MS 100
 #define HOLD_MS 1000
+
+/* The lane serving shard s: the only one on a single Redis, its own on a
+ * cluster. */
+#define RLANE(w, s) ((w)->cluster ? (s) : 0)
 
 enum rkind { R_SETUP, R_FLOAD, R_GROUP, R_READ, R_LOAD, R_COMPLETE, R_PROMOTE, R_RECLAIM,
              R_SAMPLE, R_OTHER };
@@ -108,7 +122,7 @@ void delivery_free(struct delivery *d)
     epcache_unref(w, d->ep);
     event_unref(d->ev);
     epcfg_unref(d->cfg);
-    curl_slist_free_all(d->hdrs);
+    hq_free(d->hdrs);   /* one block (delivery.c hdr_block) */
     hq_buf_free(&d->reqhdrs);
     hq_buf_free(&d->resp);
     hq_free(d->sid);
@@ -229,6 +243,8 @@ static void conn_down(struct conn *c)
     c->ac = NULL;
     c->ready = 0;
     c->dying = 0;
+    if (c->w->cluster && !c->stopped)
+        c->w->need_topology = 1;  /* the master may be gone: ask the others */
     if (c->stopped) {
         if (!uv_is_closing((uv_handle_t *)&c->timer))
             uv_close((uv_handle_t *)&c->timer, on_timer_closed);
@@ -273,6 +289,22 @@ static void on_deadline(uv_timer_t *t)
 
 static void on_reply(redisAsyncContext *ac, void *reply, void *priv);
 
+/* Writes v in decimal followed by CRLF; returns the end. */
+static char *put_uint(char *p, size_t v)
+{
+    char t[24];
+    int n = 0;
+    do {
+        t[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *p++ = t[--n];
+    *p++ = '\r';
+    *p++ = '\n';
+    return p;
+}
+
 /* Sends a command. 0, or -1 when the connection is down (the caller keeps
  * ownership of rc and of whatever it carries). */
 static int conn_send(struct conn *c, struct rcmd *rc, int argc, const char **argv, const size_t *lens)
@@ -282,7 +314,25 @@ static int conn_send(struct conn *c, struct rcmd *rc, int argc, const char **arg
     rc->c = c;
     rc->sent_ms = hq_now_ms();
     rc->next = NULL;
-    if (redisAsyncCommandArgv(c->ac, on_reply, rc, argc, argv, lens) != REDIS_OK)
+    /* RESP formatted here in one allocation: hiredis' own formatter grows
+     * an sds argument by argument (dozens of reallocs for a batch) */
+    size_t total = 16;
+    for (int i = 0; i < argc; i++)
+        total += lens[i] + 24;
+    char *buf = hq_malloc(total), *p = buf;
+    *p++ = '*';
+    p = put_uint(p, (size_t)argc);
+    for (int i = 0; i < argc; i++) {
+        *p++ = '$';
+        p = put_uint(p, lens[i]);
+        memcpy(p, argv[i], lens[i]);
+        p += lens[i];
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+    int r = redisAsyncFormattedCommand(c->ac, on_reply, rc, buf, (size_t)(p - buf));
+    hq_free(buf);
+    if (r != REDIS_OK)
         return -1;
     if (c->q_tail) c->q_tail->next = rc;
     else c->q_head = rc;
@@ -325,7 +375,7 @@ static void send_fload(struct hq_worker *w, struct conn *c, int setup)
 
 static void send_groups(struct hq_worker *w, struct conn *c, int setup)
 {
-    for (int s = 0; s < w->shards; s++) {
+    for (int s = c->rl->first; s < c->rl->first + c->rl->nshards; s++) {
         struct rcmd *rc = rcmd_new(R_GROUP, s);
         rc->setup = setup;
         const char *argv[] = { "XGROUP", "CREATE", w->sq[s].stream, HQ_GROUP, "0", "MKSTREAM" };
@@ -335,16 +385,48 @@ static void send_groups(struct hq_worker *w, struct conn *c, int setup)
     w->need_groups = 0;
 }
 
+/* Where c's lane connects: the URL's host (single Redis), the master the
+ * sentinels name now (Sentinel: asked on every connect, blocking briefly),
+ * or the slot's master in the last map (cluster). 0, or -1 when unknown. */
+static int rlane_target(struct conn *c)
+{
+    struct hq_worker *w = c->w;
+    struct rlane *l = c->rl;
+    if (w->url.kind == HQ_REDIS_SENTINEL) {
+        hq_redis_url mu;
+        char err[256];
+        if (hq_sentinel_resolve(&w->url, 500, &mu, err, sizeof err) != 0) {
+            hq_warn("sentinel: no master address", "conn", c->name, "error", err);
+            return -1;
+        }
+        snprintf(l->host, sizeof l->host, "%s", mu.host);
+        l->port = mu.port;
+        return 0;
+    }
+    if (!w->cluster)
+        return 0;
+    int m = w->map.nnodes > 0 ? w->map.slot[l->slot] : -1;
+    if (m < 0)
+        return -1;  /* not yet known (or no owner): the cron refreshes the map */
+    snprintf(l->host, sizeof l->host, "%s", w->map.nodes[m].host);
+    l->port = w->map.nodes[m].port;
+    return 0;
+}
+
 static void conn_connect(struct conn *c)
 {
     struct hq_worker *w = c->w;
     redisAsyncContext *ac;
     if (c->stopped)
         return;
+    if (rlane_target(c) != 0) {
+        conn_down(c);
+        return;
+    }
     if (w->url.kind == HQ_REDIS_UNIX)
         ac = redisAsyncConnectUnix(w->url.path);
     else
-        ac = redisAsyncConnect(w->url.host, w->url.port);
+        ac = redisAsyncConnect(c->rl->host, c->rl->port);
     if (!ac || ac->err) {
         hq_warn("redis connect failed", "conn", c->name, "error", ac ? ac->errstr : "out of memory");
         count_error(w);
@@ -392,7 +474,7 @@ static void conn_connect(struct conn *c)
     rc->setup = 1;
     const char *ping[] = { "PING" };
     if (conn_sendv(c, rc, 1, ping) == 0) c->setup_left++;
-    if (c == &w->cmd) {
+    if (c == &c->rl->cmd) {
         send_fload(w, c, 1);
         send_groups(w, c, 1);
     }
@@ -404,7 +486,7 @@ static void conn_ready(struct conn *c)
     struct hq_worker *w = c->w;
     c->ready = 1;
     c->backoff_ms = 100;
-    if (c == &w->cmd) {
+    if (c == &c->rl->cmd) {
         w->groups_ok = 1;
         w->cmd_hold_until = 0;
     }
@@ -436,21 +518,40 @@ static void reply_error(struct hq_worker *w, redisReply *r, const char *what, in
         hq_warn("consumer group missing, recreating", "cmd", what);
         return;
     }
+    if (w->cluster && (is_err(r, "MOVED") || is_err(r, "ASK") || hq_cluster_is_transient(r->str))) {
+        /* a slot moved or is moving, or a failover is under way: re-read
+         * the map; what failed goes again shortly, to the right master */
+        hq_info("redis cluster is changing", "cmd", what, "error", r->str);
+        w->need_topology = 1;
+        if (hold)
+            w->cmd_hold_until = hq_now_ms() + 100;
+        return;
+    }
+    if (w->url.kind == HQ_REDIS_SENTINEL && is_err(r, "READONLY")) {
+        /* our master was demoted by a failover: reconnect through Sentinel */
+        hq_warn("redis master was demoted; reconnecting through Sentinel", "cmd", what);
+        for (int i = 0; i < w->nrlanes; i++) {
+            conn_kill(&w->rlanes[i].cmd, NULL);
+            conn_kill(&w->rlanes[i].reader, NULL);
+        }
+        return;
+    }
     hq_error("redis error", "cmd", what, "error", r->str);
     if (hold)
         w->cmd_hold_until = hq_now_ms() + HOLD_MS;
 }
 
-static void handle_read(struct hq_worker *w, redisReply *r)
+static void handle_read(struct hq_worker *w, struct rlane *l, redisReply *r)
 {
-    w->read_pending = 0;
+    l->read_pending = 0;
     if (!r)
         return;
     if (r->type == REDIS_REPLY_ERROR) {
         reply_error(w, r, "XREADGROUP", 0);
         /* "UNBLOCKED the stream key no longer exists" and NOGROUP: the next
          * read (after the groups are recreated) can go right away */
-        w->read_hold_until = hq_now_ms() + (w->need_groups || is_err(r, "UNBLOCKED") ? 100 : HOLD_MS);
+        l->read_hold_until = hq_now_ms() + (w->need_groups || w->need_topology || is_err(r, "UNBLOCKED") ? 100
+                                                                                                          : HOLD_MS);
         if (is_err(r, "UNBLOCKED")) {
             w->groups_ok = 0;
             w->need_groups = 1;
@@ -604,6 +705,9 @@ static void handle_complete(struct hq_worker *w, struct rcmd *rc, redisReply *r)
     rc->list = NULL;
 }
 
+static const char reclaim_dead_help[] =
+    "Entries reclaim ended as dead: poison (claimed too often), lost (stream data gone).";
+
 static void handle_reclaim(struct hq_worker *w, struct rcmd *rc, redisReply *r)
 {
     w->reclaim_pending--;
@@ -626,6 +730,10 @@ static void handle_reclaim(struct hq_worker *w, struct rcmd *rc, redisReply *r)
     long long poisoned = r->element[2]->type == REDIS_REPLY_INTEGER ? r->element[2]->integer : 0;
     long long lost = r->element[3]->type == REDIS_REPLY_INTEGER ? r->element[3]->integer : 0;
     if (poisoned || lost) {
+        hq_metric_add(hq_metrics_get(w->metrics, HQ_COUNTER, "hookq_reclaim_dead_total", reclaim_dead_help,
+                                     "reason=\"poison\"", NULL, 0), (double)poisoned);
+        hq_metric_add(hq_metrics_get(w->metrics, HQ_COUNTER, "hookq_reclaim_dead_total", reclaim_dead_help,
+                                     "reason=\"lost\"", NULL, 0), (double)lost);
         char ps[24], ls[24], ss[16];
         snprintf(ps, sizeof ps, "%lld", poisoned);
         snprintf(ls, sizeof ls, "%lld", lost);
@@ -712,7 +820,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
     }
     switch (rc->kind) {
     case R_READ:
-        handle_read(w, r);
+        handle_read(w, c->rl, r);
         break;
     case R_LOAD:
         w->load_inflight--;
@@ -830,7 +938,7 @@ static void send_loads(struct hq_worker *w, int s)
         rc->nev = nev;
         rc->nep = nep;
         rc->eps = eps;
-        int sent = conn_send(&w->cmd, rc, argc, argv, lens);
+        int sent = conn_send(&w->rlanes[RLANE(w, s)].cmd, rc, argc, argv, lens);
         for (int j = 0; j < nep; j++)
             hq_free(own[j]);
         hq_free(own);
@@ -905,7 +1013,7 @@ static void send_completes(struct hq_worker *w, int s)
         struct rcmd *rc = rcmd_new(R_COMPLETE, s);
         rc->list = batch;
         rc->nlist = nb;
-        int sent = conn_send(&w->cmd, rc, a, argv, lens);
+        int sent = conn_send(&w->rlanes[RLANE(w, s)].cmd, rc, a, argv, lens);
         hq_free(argv);
         hq_free(lens);
         hq_free(nums);
@@ -922,10 +1030,10 @@ static void send_completes(struct hq_worker *w, int s)
 /* The next XREADGROUP, when the reader is idle and claim slots are free.
  * COUNT applies per stream, so it is the free slots spread over the shards
  * (rounded up): the overshoot is bounded by the shard count. */
-static void maybe_read(struct hq_worker *w)
+static void maybe_read(struct hq_worker *w, struct rlane *l)
 {
-    if (w->stopping || !w->reader.ready || !w->cmd.ready || w->read_pending || !w->groups_ok ||
-        w->need_fload || hq_now_ms() < w->read_hold_until)
+    if (w->stopping || !l->nshards || !l->reader.ready || !l->cmd.ready || l->read_pending || !w->groups_ok ||
+        w->need_fload || hq_now_ms() < l->read_hold_until)
         return;
     int free_slots = w->concurrency - w->claimed;
     if (free_slots <= 0)
@@ -935,14 +1043,14 @@ static void maybe_read(struct hq_worker *w)
     if (count < 1) count = 1;
     char cnt[16];
     snprintf(cnt, sizeof cnt, "%d", count);
-    w->xread_argv[5] = cnt;
-    w->xread_lens[5] = strlen(cnt);
+    l->xread_argv[5] = cnt;
+    l->xread_lens[5] = strlen(cnt);
     struct rcmd *rc = rcmd_new(R_READ, -1);
-    if (conn_send(&w->reader, rc, w->xread_argc, w->xread_argv, w->xread_lens) != 0) {
+    if (conn_send(&l->reader, rc, l->xread_argc, l->xread_argv, l->xread_lens) != 0) {
         hq_free(rc);
         return;
     }
-    w->read_pending = 1;
+    l->read_pending = 1;
 }
 
 static void begin_close(struct hq_worker *w);
@@ -973,12 +1081,20 @@ static void drive(struct hq_worker *w)
     if (w->closing)
         return;
     int64_t now = hq_now_ms();
-    if (w->cmd.ready && now >= w->cmd_hold_until) {
-        if (w->need_fload)
-            send_fload(w, &w->cmd, 0);
-        if (w->need_groups)
-            send_groups(w, &w->cmd, 0);
+    if (now >= w->cmd_hold_until) {
+        int fload = w->need_fload, groups = w->need_groups;
+        for (int i = 0; i < w->nrlanes; i++) {
+            struct conn *c = &w->rlanes[i].cmd;
+            if (!c->ready)
+                continue;
+            if (fload)
+                send_fload(w, c, 0);
+            if (groups && w->rlanes[i].nshards)
+                send_groups(w, c, 0);
+        }
         for (int s = 0; s < w->shards; s++) {
+            if (!w->rlanes[RLANE(w, s)].cmd.ready)
+                continue;  /* kept until its lane is back */
             if (w->sq[s].load_head && !w->stopping)
                 send_loads(w, s);
             if (w->sq[s].done_head)
@@ -997,7 +1113,8 @@ static void drive(struct hq_worker *w)
         }
         shutdown_progress(w);
     } else {
-        maybe_read(w);
+        for (int i = 0; i < w->nrlanes; i++)
+            maybe_read(w, &w->rlanes[i]);
     }
 }
 
@@ -1025,7 +1142,9 @@ static void cron_promote(struct hq_worker *w, int64_t now)
     for (int s = 0; s < w->shards; s++) {
         struct shard_q *q = &w->sq[s];
         const char *argv[] = { "FCALL", "hookq_promote", "2", q->retry, q->stream, q->tag, nows, "500" };
-        if (conn_sendv(&w->cmd, rcmd_new(R_PROMOTE, s), 8, argv) == 0)
+        if (!w->rlanes[RLANE(w, s)].cmd.ready)
+            continue;
+        if (conn_sendv(&w->rlanes[RLANE(w, s)].cmd, rcmd_new(R_PROMOTE, s), 8, argv) == 0)
             w->promote_pending++;
     }
 }
@@ -1045,7 +1164,9 @@ static void cron_reclaim(struct hq_worker *w, int64_t now)
         struct shard_q *q = &w->sq[s];
         const char *argv[] = { "FCALL", "hookq_reclaim", "2", q->stream, q->dead, q->tag, w->id, idle,
                                cnt, maxc, nows, keep, q->reclaim_cursor };
-        if (conn_sendv(&w->cmd, rcmd_new(R_RECLAIM, s), 13, argv) == 0)
+        if (!w->rlanes[RLANE(w, s)].cmd.ready)
+            continue;
+        if (conn_sendv(&w->rlanes[RLANE(w, s)].cmd, rcmd_new(R_RECLAIM, s), 13, argv) == 0)
             w->reclaim_pending++;
     }
 }
@@ -1096,7 +1217,7 @@ static void cron_keepalive(struct hq_worker *w, int64_t now)
         for (int i = 0; i < a; i++)
             lens[i] = strlen(argv[i]);
         struct rcmd *rc = rcmd_new(R_OTHER, s);
-        if (conn_send(&w->cmd, rc, a, argv, lens) != 0)
+        if (conn_send(&w->rlanes[RLANE(w, s)].cmd, rc, a, argv, lens) != 0)
             hq_free(rc);
         hq_free(argv);
         hq_free(lens);
@@ -1123,13 +1244,18 @@ static void cron_heartbeat(struct hq_worker *w, int64_t now)
     const char *hset[] = { "HSET", key, "id", w->id, "host", w->host, "pid", pid, "version", HOOKQ_VERSION,
                            "started", started, "inflight", infl, "delivered", del, "failed", fail,
                            "dead", dead, "seen", seen };
-    conn_sendv(&w->cmd, rcmd_new(R_OTHER, -1), 22, hset);
-    const char *exp[] = { "EXPIRE", key, ttl };
-    conn_sendv(&w->cmd, rcmd_new(R_OTHER, -1), 3, exp);
-    const char *zadd[] = { "ZADD", zkey, seen, w->id };
-    conn_sendv(&w->cmd, rcmd_new(R_OTHER, -1), 4, zadd);
-    const char *prune[] = { "ZREMRANGEBYSCORE", zkey, "-inf", old };
-    conn_sendv(&w->cmd, rcmd_new(R_OTHER, -1), 4, prune);
+    struct conn *hc = &w->rlanes[w->hb_lane].cmd, *zc = &w->rlanes[w->zs_lane].cmd;
+    if (hc->ready) {
+        conn_sendv(hc, rcmd_new(R_OTHER, -1), 22, hset);
+        const char *exp[] = { "EXPIRE", key, ttl };
+        conn_sendv(hc, rcmd_new(R_OTHER, -1), 3, exp);
+    }
+    if (zc->ready) {
+        const char *zadd[] = { "ZADD", zkey, seen, w->id };
+        conn_sendv(zc, rcmd_new(R_OTHER, -1), 4, zadd);
+        const char *prune[] = { "ZREMRANGEBYSCORE", zkey, "-inf", old };
+        conn_sendv(zc, rcmd_new(R_OTHER, -1), 4, prune);
+    }
 }
 
 static void cron_sample(struct hq_worker *w)
@@ -1141,16 +1267,89 @@ static void cron_sample(struct hq_worker *w)
         const char *a1[] = { "XLEN", q->stream };
         const char *a2[] = { "ZCARD", q->retry };
         const char *a3[] = { "ZCARD", q->dead };
+        struct conn *c = &w->rlanes[RLANE(w, s)].cmd;
         struct rcmd *rc;
+        if (!c->ready)
+            continue;
         rc = rcmd_new(R_SAMPLE, s); rc->sub = 0;
-        if (conn_sendv(&w->cmd, rc, 3, a0) == 0) w->sample_pending++;
+        if (conn_sendv(c, rc, 3, a0) == 0) w->sample_pending++;
         rc = rcmd_new(R_SAMPLE, s); rc->sub = 1;
-        if (conn_sendv(&w->cmd, rc, 2, a1) == 0) w->sample_pending++;
+        if (conn_sendv(c, rc, 2, a1) == 0) w->sample_pending++;
         rc = rcmd_new(R_SAMPLE, s); rc->sub = 2;
-        if (conn_sendv(&w->cmd, rc, 2, a2) == 0) w->sample_pending++;
+        if (conn_sendv(c, rc, 2, a2) == 0) w->sample_pending++;
         rc = rcmd_new(R_SAMPLE, s); rc->sub = 3;
-        if (conn_sendv(&w->cmd, rc, 2, a3) == 0) w->sample_pending++;
+        if (conn_sendv(c, rc, 2, a3) == 0) w->sample_pending++;
     }
+}
+
+static int any_cmd_ready(struct hq_worker *w)
+{
+    for (int i = 0; i < w->nrlanes; i++)
+        if (w->rlanes[i].cmd.ready)
+            return 1;
+    return 0;
+}
+
+/* Makes c connect to its lane's (new) target: a live connection is dropped
+ * (and reconnects at once), a down one retries now instead of after its
+ * backoff. */
+static void conn_retarget(struct conn *c)
+{
+    if (c->stopped)
+        return;
+    c->backoff_ms = 100;
+    if (c->ac)
+        conn_kill(c, "slot moved to another master");
+    else if (!uv_is_closing((uv_handle_t *)&c->timer))
+        uv_timer_start(&c->timer, on_reconnect, 0, 0);
+}
+
+/* Points lane l at the master that owns its slot in the map just read; a
+ * lane whose master changed drops its connections and reconnects there
+ * (its failed commands are put back by their reply handlers). */
+static void rlane_follow(struct hq_worker *w, struct rlane *l)
+{
+    int m = w->map.slot[l->slot];
+    if (m < 0)
+        return;
+    if (l->port == w->map.nodes[m].port && strcmp(l->host, w->map.nodes[m].host) == 0)
+        return;
+    snprintf(l->host, sizeof l->host, "%s", w->map.nodes[m].host);
+    l->port = w->map.nodes[m].port;
+    conn_retarget(&l->reader);
+    conn_retarget(&l->cmd);
+}
+
+/* Cluster: re-reads the slot map when something hinted at a change, or
+ * while a lane is down (its master may have failed over), at most every
+ * 500 ms and with backoff (to 2 s) while no node answers. Blocking: each
+ * node asked may take up to 300 ms (connect + CLUSTER SLOTS). */
+static void cron_topology(struct hq_worker *w, int64_t now)
+{
+    int down = 0;
+    for (int i = 0; i < w->nrlanes; i++)
+        if (!w->rlanes[i].cmd.ready || (w->rlanes[i].nshards && !w->rlanes[i].reader.ready))
+            down = 1;
+    if ((!w->need_topology && !down) || now < w->topo_next_ms)
+        return;
+    hq_cluster_map m;
+    char err[256];
+    if (hq_cluster_map_fetch(&w->url, w->map.nnodes ? &w->map : NULL, 300, &m, err, sizeof err) != 0) {
+        hq_warn("redis cluster: cannot read the slot map", "error", err);
+        count_error(w);
+        w->topo_backoff_ms = w->topo_backoff_ms ? w->topo_backoff_ms * 2 : 250;
+        if (w->topo_backoff_ms > 2000)
+            w->topo_backoff_ms = 2000;
+        w->topo_next_ms = now + w->topo_backoff_ms;
+        return;
+    }
+    w->topo_backoff_ms = 0;
+    w->topo_next_ms = now + 500;
+    w->need_topology = 0;
+    hq_cluster_map_free(&w->map);
+    w->map = m;
+    for (int i = 0; i < w->nrlanes; i++)
+        rlane_follow(w, &w->rlanes[i]);
 }
 
 static void on_cron(uv_timer_t *t)
@@ -1161,7 +1360,9 @@ static void on_cron(uv_timer_t *t)
     hq_metric_set(w->m_inflight, (double)w->http_inflight);
     if (!w->stopping)
         epcache_pump_limited(w);
-    if (w->stopping || !w->cmd.ready || now < w->cmd_hold_until)
+    if (w->cluster && !w->stopping)
+        cron_topology(w, now);
+    if (w->stopping || !any_cmd_ready(w) || now < w->cmd_hold_until)
         return;
     if (due(now, &w->last_promote, 200) && w->promote_pending == 0)
         cron_promote(w, now);
@@ -1202,11 +1403,14 @@ void worker_stop(struct hq_worker *w)
     char n[16];
     snprintf(n, sizeof n, "%d", w->http_inflight);
     hq_info("stopping: draining in-flight attempts", "inflight", n);
-    w->reader.stopped = 1;
-    if (w->reader.ac)
-        conn_kill(&w->reader, NULL);
-    else if (!uv_is_closing((uv_handle_t *)&w->reader.timer))
-        uv_close((uv_handle_t *)&w->reader.timer, on_timer_closed);
+    for (int i = 0; i < w->nrlanes; i++) {
+        struct conn *rd = &w->rlanes[i].reader;
+        rd->stopped = 1;
+        if (rd->ac)
+            conn_kill(rd, NULL);
+        else if (!uv_is_closing((uv_handle_t *)&rd->timer))
+            uv_close((uv_handle_t *)&rd->timer, on_timer_closed);
+    }
     epcache_drop_waiters(w);
     uv_timer_start(&w->drain_timer, on_drain_timeout, (uint64_t)w->drain_ms, 0);
 }
@@ -1239,30 +1443,35 @@ static void begin_close(struct hq_worker *w)
     uv_close((uv_handle_t *)&w->sigterm, NULL);
     uv_close((uv_handle_t *)&w->sigint, NULL);
     /* remove our heartbeat, then let hiredis flush and disconnect */
-    w->cmd.stopped = 1;
-    if (w->cmd.ac && w->cmd.ready) {
-        char key[HQ_KEY_MAX], zkey[HQ_KEY_MAX];
-        hq_key_global(key, sizeof key, w->prefix, "worker:%s", w->id);
-        hq_key_global(zkey, sizeof zkey, w->prefix, "workers");
-        const char *del[] = { "DEL", key };
-        conn_sendv(&w->cmd, rcmd_new(R_OTHER, -1), 2, del);
-        const char *zrem[] = { "ZREM", zkey, w->id };
-        conn_sendv(&w->cmd, rcmd_new(R_OTHER, -1), 3, zrem);
-        redisAsyncDisconnect(w->cmd.ac);   /* on_disconnect closes the timer */
-    } else if (w->cmd.ac) {
-        conn_kill(&w->cmd, NULL);
-    } else if (!uv_is_closing((uv_handle_t *)&w->cmd.timer)) {
-        uv_close((uv_handle_t *)&w->cmd.timer, on_timer_closed);
+    char key[HQ_KEY_MAX], zkey[HQ_KEY_MAX];
+    hq_key_global(key, sizeof key, w->prefix, "worker:%s", w->id);
+    hq_key_global(zkey, sizeof zkey, w->prefix, "workers");
+    const char *del[] = { "DEL", key };
+    const char *zrem[] = { "ZREM", zkey, w->id };
+    if (w->rlanes[w->hb_lane].cmd.ac && w->rlanes[w->hb_lane].cmd.ready)
+        conn_sendv(&w->rlanes[w->hb_lane].cmd, rcmd_new(R_OTHER, -1), 2, del);
+    if (w->rlanes[w->zs_lane].cmd.ac && w->rlanes[w->zs_lane].cmd.ready)
+        conn_sendv(&w->rlanes[w->zs_lane].cmd, rcmd_new(R_OTHER, -1), 3, zrem);
+    for (int i = 0; i < w->nrlanes; i++) {
+        struct conn *c = &w->rlanes[i].cmd;
+        c->stopped = 1;
+        if (c->ac && c->ready)
+            redisAsyncDisconnect(c->ac);   /* on_disconnect closes the timer */
+        else if (c->ac)
+            conn_kill(c, NULL);
+        else if (!uv_is_closing((uv_handle_t *)&c->timer))
+            uv_close((uv_handle_t *)&c->timer, on_timer_closed);
     }
 }
 
 /* ------------------------------------------------------------------ */
 /* setup */
 
-static void conn_init(struct hq_worker *w, struct conn *c, const char *name, int64_t extra)
+static void conn_init(struct hq_worker *w, struct rlane *l, struct conn *c, const char *name, int64_t extra)
 {
     memset(c, 0, sizeof *c);
     c->w = w;
+    c->rl = l;
     c->name = name;
     c->backoff_ms = 100;
     c->extra_ms = extra;
@@ -1291,6 +1500,8 @@ static void metrics_init(struct hq_worker *w)
     w->m_out_dead = counter(w, "hookq_deliveries_total", dh, "outcome=\"dead\"");
     w->m_out_gone = counter(w, "hookq_deliveries_total", dh, "outcome=\"gone\"");
     w->m_out_cancelled = counter(w, "hookq_deliveries_total", dh, "outcome=\"cancelled\"");
+    w->m_deferred = counter(w, "hookq_deferred_total",
+                            "Deliveries handed back to the retry set because their endpoint's backlog was full", NULL);
     for (int i = 0; i < 9; i++) {
         char l[32];
         snprintf(l, sizeof l, "class=\"%s\"", classes[i]);
@@ -1303,16 +1514,46 @@ static void metrics_init(struct hq_worker *w)
     w->m_retry = gauge(w, "hookq_retry_scheduled", "Deliveries waiting in the retry sets, all shards.");
     w->m_dead = gauge(w, "hookq_dead", "Dead deliveries, all shards.");
     w->m_reclaimed = counter(w, "hookq_reclaimed_total", "Entries reclaimed from other consumers.", NULL);
+    /* series exist from the start (0); handle_reclaim adds to them */
+    counter(w, "hookq_reclaim_dead_total", reclaim_dead_help, "reason=\"poison\"");
+    counter(w, "hookq_reclaim_dead_total", reclaim_dead_help, "reason=\"lost\"");
     w->m_redis_errors = counter(w, "hookq_redis_errors_total", "Redis errors and disconnects.", NULL);
     w->m_build = hq_metrics_get(w->metrics, HQ_GAUGE, "hookq_build_info", "Build information.",
                                 "version=\"" HOOKQ_VERSION "\"", NULL, 0);
     hq_metric_set(w->m_build, 1);
 }
 
-/* 1 when both connections are up, functions loaded and groups present. */
+/* A connection whose oldest outstanding reply is older than this (beyond
+ * its BLOCK time) counts as stalled for /readyz: a frozen Redis makes the
+ * worker unready in ~2 s, long before the reply deadline drops the link. */
+#define READY_STALL_MS 2000
+
+static int conn_stalled(const struct conn *c, int64_t now)
+{
+    return c->q_head && now - c->q_head->sent_ms > READY_STALL_MS + c->extra_ms;
+}
+
+/* 1 when both connections are up and answering, functions loaded and
+ * groups present. */
 int worker_ready(struct hq_worker *w)
 {
-    return !w->stopping && w->reader.ready && w->cmd.ready && w->groups_ok && !w->need_fload;
+    int64_t now = hq_now_ms();
+    if (w->stopping || !w->groups_ok || w->need_fload)
+        return 0;
+    for (int i = 0; i < w->nrlanes; i++) {
+        struct rlane *l = &w->rlanes[i];
+        if (!l->cmd.ready || conn_stalled(&l->cmd, now) ||
+            (l->nshards && (!l->reader.ready || conn_stalled(&l->reader, now))))
+            return 0;
+    }
+    return 1;
+}
+
+struct conn *worker_cmd_conn(struct hq_worker *w, int shard)
+{
+    if (shard < 0 || shard >= w->shards)
+        return NULL;
+    return &w->rlanes[RLANE(w, shard)].cmd;
 }
 
 /* Sets up every handle on loop and starts connecting. The configuration
@@ -1326,12 +1567,47 @@ int worker_init(struct hq_worker *w, uv_loop_t *loop)
     strmap_init(&w->eps);
     metrics_init(w);
     w->sq = hq_calloc((size_t)w->shards, sizeof *w->sq);
-    w->xread_argc = 9 + 2 * w->shards;
-    w->xread_argv = hq_calloc((size_t)w->xread_argc, sizeof *w->xread_argv);
-    w->xread_lens = hq_calloc((size_t)w->xread_argc, sizeof *w->xread_lens);
+    w->cluster = w->url.kind == HQ_REDIS_CLUSTER;
+    w->nrlanes = w->cluster ? w->shards + 2 : 1;
+    w->rlanes = hq_calloc((size_t)w->nrlanes, sizeof *w->rlanes);
+    for (int i = 0; i < w->nrlanes; i++) {
+        struct rlane *l = &w->rlanes[i];
+        l->w = w;
+        l->slot = -1;
+        snprintf(l->host, sizeof l->host, "%s", w->url.host);
+        l->port = w->url.port;
+        if (!w->cluster) {
+            l->first = 0;
+            l->nshards = w->shards;
+        } else if (i < w->shards) {
+            l->first = i;
+            l->nshards = 1;
+            l->slot = hq_cluster_shard_slot(w->prefix, i);
+        }
+    }
+    if (w->cluster) {
+        char k[HQ_KEY_MAX];
+        w->hb_lane = w->shards;
+        w->zs_lane = w->shards + 1;
+        hq_key_global(k, sizeof k, w->prefix, "worker:%s", w->id);
+        w->rlanes[w->hb_lane].slot = hq_cluster_keyslot(k, strlen(k));
+        hq_key_global(k, sizeof k, w->prefix, "workers");
+        w->rlanes[w->zs_lane].slot = hq_cluster_keyslot(k, strlen(k));
+        char err[256];
+        if (hq_cluster_map_fetch(&w->url, NULL, 2000, &w->map, err, sizeof err) != 0) {
+            hq_error("redis cluster: cannot read the slot map", "error", err);
+            return -1;
+        }
+    }
     const char *head[] = { "XREADGROUP", "GROUP", HQ_GROUP, w->id, "COUNT", "1", "BLOCK", "1000", "STREAMS" };
-    for (int i = 0; i < 9; i++)
-        w->xread_argv[i] = head[i];
+    for (int i = 0; i < w->nrlanes; i++) {
+        struct rlane *l = &w->rlanes[i];
+        l->xread_argc = 9 + 2 * l->nshards;
+        l->xread_argv = hq_calloc((size_t)l->xread_argc, sizeof *l->xread_argv);
+        l->xread_lens = hq_calloc((size_t)l->xread_argc, sizeof *l->xread_lens);
+        for (int j = 0; j < 9; j++)
+            l->xread_argv[j] = head[j];
+    }
     for (int s = 0; s < w->shards; s++) {
         struct shard_q *q = &w->sq[s];
         char k[HQ_KEY_MAX];
@@ -1344,18 +1620,22 @@ int worker_init(struct hq_worker *w, uv_loop_t *loop)
         hq_key_tag(k, sizeof k, w->prefix, s);
         q->tag = hq_strdup(k);
         strcpy(q->reclaim_cursor, "0-0");
-        w->xread_argv[9 + s] = q->stream;
-        w->xread_argv[9 + w->shards + s] = ">";
+        struct rlane *l = &w->rlanes[RLANE(w, s)];
+        l->xread_argv[9 + (s - l->first)] = q->stream;
+        l->xread_argv[9 + l->nshards + (s - l->first)] = ">";
     }
-    for (int i = 0; i < w->xread_argc; i++)
-        w->xread_lens[i] = strlen(w->xread_argv[i]);
+    for (int i = 0; i < w->nrlanes; i++)
+        for (int j = 0; j < w->rlanes[i].xread_argc; j++)
+            w->rlanes[i].xread_lens[j] = strlen(w->rlanes[i].xread_argv[j]);
 
     if (http_init(w) != 0) {
         hq_error("curl_multi_init failed");
         return -1;
     }
-    conn_init(w, &w->reader, "reader", BLOCK_MS);
-    conn_init(w, &w->cmd, "cmd", 0);
+    for (int i = 0; i < w->nrlanes; i++) {
+        conn_init(w, &w->rlanes[i], &w->rlanes[i].reader, "reader", BLOCK_MS);
+        conn_init(w, &w->rlanes[i], &w->rlanes[i].cmd, "cmd", 0);
+    }
     uv_timer_init(loop, &w->cron);
     w->cron.data = w;
     uv_timer_init(loop, &w->drain_timer);
@@ -1366,8 +1646,13 @@ int worker_init(struct hq_worker *w, uv_loop_t *loop)
     uv_timer_start(&w->cron, on_cron, CRON_MS, CRON_MS);
     w->last_heartbeat = w->last_sample = -1000000;  /* first ones right away */
     w->last_promote = w->last_reclaim = w->last_sweep = w->started_ms;
-    conn_connect(&w->cmd);
-    conn_connect(&w->reader);
+    for (int i = 0; i < w->nrlanes; i++) {
+        conn_connect(&w->rlanes[i].cmd);
+        if (w->rlanes[i].nshards)
+            conn_connect(&w->rlanes[i].reader);
+        else
+            w->rlanes[i].reader.stopped = 1;  /* cmd-only lane: no reader */
+    }
     return 0;
 }
 
@@ -1383,7 +1668,11 @@ void worker_free(struct hq_worker *w)
         hq_free(w->sq[s].tag);
     }
     hq_free(w->sq);
-    hq_free(w->xread_argv);
-    hq_free(w->xread_lens);
+    for (int i = 0; i < w->nrlanes; i++) {
+        hq_free(w->rlanes[i].xread_argv);
+        hq_free(w->rlanes[i].xread_lens);
+    }
+    hq_free(w->rlanes);
+    hq_cluster_map_free(&w->map);
     hq_metrics_free(w->metrics);
 }

@@ -29,6 +29,7 @@
 #include "hq_http.h"
 #include "hq_metrics.h"
 #include "hq_redis.h"
+#include "hq_cluster.h"
 #include "hq_time.h"
 
 #define RESP_KEEP 4096          /* response bytes kept for the attempt log */
@@ -83,6 +84,7 @@ struct epentry {
     char *id;
     char ver[32];          /* cached version; "0" = none */
     struct epcfg *cfg;     /* NULL if never loaded or unparsable */
+    char cfg_err[200];     /* why the last load left cfg NULL ("" = none) */
     int act;               /* 1 active, 0 disabled */
     char *dis_reason;      /* "" when active */
     int inflight;          /* HTTP attempts running (<= endpoint concurrency) */
@@ -90,10 +92,19 @@ struct epentry {
     struct delivery *wait_head, *wait_tail;  /* FIFO of WAITING deliveries */
     int nwait;
     int pumping;           /* pump() is running: re-entrant calls return */
-    double tokens;         /* rate limit bucket (rate_limit_per_sec > 0) */
-    int64_t tok_ms;        /* last refill */
+    /* shared rate limit (rate_limit_per_sec > 0; epcache.c, hookq_rate) */
+    int64_t rl_sec;        /* unix second the grant belongs to */
+    int rl_grant;          /* attempts granted for rl_sec, not started yet */
+    int rl_asking;         /* a hookq_rate call is outstanding, for rl_wanted */
+    int rl_wanted;
+    int rl_done;           /* rl_sec's window is used up for this worker */
     int rl_blocked;        /* waiters held back by the rate limit; cron pumps */
     int64_t last_used_ms;
+    /* latency estimate (epcache.c, backlog_cap): EWMA of attempt durations
+     * and when an attempt last ended; 0 = none yet */
+    double lat_ewma_ms;
+    int64_t last_done_ms;
+    int64_t first_start_ms;  /* when its first attempt here started */
 };
 
 enum dlv_state { DLV_LOADING, DLV_WAITING, DLV_INFLIGHT, DLV_DONE };
@@ -117,6 +128,7 @@ struct delivery {
 
     /* the attempt (INFLIGHT) */
     CURL *easy;
+    int lane;                       /* http.c: 1 + lane index while added */
     struct curl_slist *hdrs;
     hq_buf reqhdrs;                 /* request headers as JSON object, redacted */
     char errbuf[CURL_ERROR_SIZE];
@@ -124,22 +136,27 @@ struct delivery {
     size_t resp_total;
     int64_t retry_after_ms;         /* -1 = none */
     char status_line[128];          /* reason phrase of the final status */
+    int head_done;                  /* the head of the last response ended (blank line) */
     int blocked;                    /* SSRF guard refused an address */
     char blocked_addr[64];
+    const char *blocked_why;        /* static text: why it was refused */
     int64_t at_ms;                  /* attempt start, wall clock */
     uint64_t t0_ns;
 
     /* the outcome (DONE) */
-    const char *outcome;            /* delivered|retry|dead|gone|cancel */
+    const char *outcome;            /* delivered|retry|dead|gone|cancel|defer */
     int64_t due_ms;
     char *record;                   /* attempt record JSON */
     int code;
     char *reason;                   /* "" or why it is dead/cancelled */
 };
 
+struct rlane;
+
 /* A hiredis async connection with its reconnect/deadline timer. */
 struct conn {
     struct hq_worker *w;
+    struct rlane *rl;              /* the Redis lane it belongs to (where it connects) */
     const char *name;              /* "reader" | "cmd" */
     redisAsyncContext *ac;         /* NULL while down; never used after disconnect */
     int ready;                     /* setup commands done */
@@ -161,6 +178,27 @@ struct shard_q {
     char *stream, *retry, *dead, *tag;  /* key names (owned) */
 };
 
+/* A Redis lane (not http.c's curl lanes): a reader and a cmd connection
+ * serving some shards. On a single Redis (redis://, unix://,
+ * redis-sentinel://) one lane serves every shard. On Redis Cluster a multi-stream XREADGROUP would cross slots, so each
+ * shard has its own lane, connected to the master owning the shard's slot,
+ * plus two cmd-only lanes for the global heartbeat keys (<prefix>:worker:<id>
+ * and <prefix>:workers, each in its own slot). A lane whose slot moves to
+ * another master (failover, resharding) reconnects there. */
+struct rlane {
+    struct hq_worker *w;
+    int first, nshards;            /* shards [first, first + nshards); 0 = cmd only */
+    int slot;                      /* cluster: the slot it follows; -1 otherwise */
+    char host[256];                /* TCP target (cluster: the slot's master; */
+    int port;                      /*   sentinel: resolved on every connect) */
+    struct conn reader, cmd;
+    int read_pending;
+    int64_t read_hold_until;       /* backoff of reads after an error reply */
+    const char **xread_argv;       /* prebuilt XREADGROUP argv over its shards */
+    size_t *xread_lens;
+    int xread_argc;
+};
+
 struct hq_worker {
     uv_loop_t *loop;
 
@@ -177,24 +215,26 @@ struct hq_worker {
     int allow_private;
     char *ca_file;
     char *id;
+    hq_keyring *keyring;           /* HOOKQ_MASTER_KEY: opens sealed endpoint secrets; NULL = none */
     char host[256];
     int64_t started_ms;
     int64_t keep_s;                /* max(retention, 86400) */
 
     /* Redis */
-    struct conn reader, cmd;
+    struct rlane *rlanes;          /* nrlanes; single Redis: 1, cluster: shards + 2 */
+    int nrlanes;
+    int cluster;                   /* HOOKQ_REDIS_URL is redis-cluster:// */
+    int hb_lane, zs_lane;          /* lanes of <prefix>:worker:<id> and <prefix>:workers */
+    int need_topology;             /* cluster: re-read CLUSTER SLOTS soon */
+    int64_t topo_next_ms, topo_backoff_ms;
+    hq_cluster_map map;            /* cluster: the last slot map (nnodes 0 = none yet) */
     int groups_ok;                 /* consumer groups exist */
     int need_groups, need_fload;   /* recreate groups / reload functions */
-    int read_pending;
     int promote_pending, reclaim_pending, sample_pending;
     int64_t cmd_hold_until;        /* backoff of cmd traffic after an error reply */
-    int64_t read_hold_until;       /* backoff of reads after an error reply */
     int load_inflight, complete_inflight;  /* hookq_load / hookq_complete sent, unanswered */
     long long sample_lag_tmp;      /* lag of the shard being sampled, -1 unknown */
     struct shard_q *sq;
-    const char **xread_argv;       /* prebuilt XREADGROUP argv */
-    size_t *xread_lens;
-    int xread_argc;
 
     /* deliveries */
     int claimed;                   /* delivery structs alive */
@@ -210,6 +250,8 @@ struct hq_worker {
     CURL **easy_free;
     int neasy_free;
     struct sockctx *socks;         /* live socket contexts */
+    struct lane *lanes;            /* http.c: multi handles */
+    int nlanes, closing_lanes;
 
     /* timers and handles */
     uv_timer_t cron;
@@ -233,6 +275,7 @@ struct hq_worker {
     /* metrics */
     hq_metrics *metrics;
     hq_metric *m_out_delivered, *m_out_retry, *m_out_dead, *m_out_gone, *m_out_cancelled;
+    hq_metric *m_deferred;           /* hookq_deferred_total */
     hq_metric *m_class[9];
     hq_metric *m_duration, *m_inflight, *m_lag, *m_retry, *m_dead, *m_reclaimed,
               *m_redis_errors, *m_build;
@@ -244,10 +287,17 @@ int worker_init(struct hq_worker *w, uv_loop_t *loop);
 void worker_stop(struct hq_worker *w);
 /* 1 while both Redis connections are up, functions loaded, groups present. */
 int worker_ready(struct hq_worker *w);
+/* The cmd connection serving shard s (for commands on its keys), or NULL
+ * when the shard's owner is unknown (cluster failover in progress). */
+struct conn *worker_cmd_conn(struct hq_worker *w, int shard);
 void worker_free(struct hq_worker *w);
 /* Queues a DONE delivery for hookq_complete (per shard, flushed once per loop
  * iteration). */
 void worker_outcome(struct delivery *d);
+/* Hands a WAITING-to-be delivery back to the shard's retry set, due after
+ * delay_ms, without using an attempt: its endpoint's backlog at this worker
+ * is full (a slow or black-holed endpoint must not hold the worker's slots). */
+void delivery_defer(struct delivery *d, int64_t delay_ms);
 /* Frees a delivery and its references; releases its claim slot. */
 void delivery_free(struct delivery *d);
 
@@ -274,7 +324,9 @@ void epcache_update(struct hq_worker *w, struct epentry *ep, const char *ver,
 /* Queues d (loaded) on its endpoint and starts what the caps allow. */
 void epcache_submit(struct hq_worker *w, struct delivery *d);
 /* An attempt of ep ended: frees its slot and starts the next waiter. */
-void epcache_release(struct hq_worker *w, struct epentry *ep);
+/* An attempt of ep ended after latency_ms: frees its slot, updates the
+ * endpoint's latency estimate, starts the next waiter. */
+void epcache_release(struct hq_worker *w, struct epentry *ep, int64_t latency_ms);
 /* Drops idle entries and, on shutdown, every waiter (without outcome). */
 void epcache_sweep(struct hq_worker *w, int64_t now);
 void epcache_drop_waiters(struct hq_worker *w);
@@ -299,5 +351,11 @@ void http_release(struct hq_worker *w, struct delivery *d);
 /* Aborts every running transfer; their deliveries are freed without outcome. */
 void http_abort_all(struct hq_worker *w);
 void http_close(struct hq_worker *w);
+/* Parses HOOKQ_ALLOW_CIDRS ("10.0.0.0/8,fd00::/8"; "" = none) into the
+ * process-wide allow-list of the SSRF guard. 0, or -1 with a one-line error
+ * naming the variable and the value (exit 2). */
+int http_allow_cidrs(const char *spec, char *err, size_t errlen);
+/* The error text of an attempt the SSRF guard refused (d->blocked). */
+void http_blocked_error(const struct delivery *d, char *out, size_t n);
 
 #endif
