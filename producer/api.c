@@ -12,13 +12,16 @@
 #include <strings.h>
 #include "hq_alloc.h"
 #include "hq_buf.h"
+#include "hq_cluster.h"
 #include "hq_id.h"
 #include "hq_json.h"
 #include "hq_keys.h"
 #include "hq_log.h"
 #include "hq_sign.h"
+#include "eventtypes.h"
 #include "inspect.h"
 #include "producer.h"
+#include "ui.h"
 
 #define RECONNECT_MIN_NS (250ull * 1000 * 1000)
 
@@ -54,6 +57,8 @@ void producer_redis_drop(struct producer *p)
 {
     if (p->rc) redisFree(p->rc);
     p->rc = NULL;
+    if (p->cluster) hq_cluster_free(p->cluster);
+    p->cluster = NULL;
 }
 
 static void count_redis_error(struct producer *p)
@@ -61,8 +66,11 @@ static void count_redis_error(struct producer *p)
     if (p->m_redis_errors) hq_metric_add(p->m_redis_errors, 1);
 }
 
+static int cluster_ensure(struct producer *p);
+
 int producer_redis_ensure(struct producer *p)
 {
+    if (p->rurl.kind == HQ_REDIS_CLUSTER) return cluster_ensure(p);
     if (p->rc && !p->rc->err) return 0;
     producer_redis_drop(p);
     uint64_t now = hq_mono_ns();
@@ -96,8 +104,68 @@ int producer_redis_ensure(struct producer *p)
     return 0;
 }
 
+/* Redis Cluster: XGROUP CREATE per shard, each routed to the master owning
+ * the shard's slot (pipelined per node by hq_cluster_pipeline). */
+static int cluster_ensure_groups(struct producer *p, char *err, size_t errlen)
+{
+    int n = (int)p->cfg.shards;
+    char (*keys)[HQ_KEY_MAX] = hq_calloc((size_t)n, HQ_KEY_MAX);
+    const char **argv = hq_calloc((size_t)n * 6, sizeof *argv);
+    hq_cluster_cmd *cmds = hq_calloc((size_t)n, sizeof *cmds);
+    redisReply **out = hq_calloc((size_t)n, sizeof *out);
+    for (int s = 0; s < n; s++) {
+        hq_key(keys[s], HQ_KEY_MAX, p->cfg.prefix, s, "stream");
+        const char *a[] = { "XGROUP", "CREATE", keys[s], HQ_GROUP, "0", "MKSTREAM" };
+        memcpy(argv + s * 6, a, sizeof a);
+        cmds[s].argc = 6;
+        cmds[s].argv = argv + s * 6;
+    }
+    int rc = hq_cluster_pipeline(p->cluster, cmds, n, out, err, errlen);
+    for (int s = 0; rc == 0 && s < n; s++) {
+        if (out[s]->type == REDIS_REPLY_ERROR && strncmp(out[s]->str, "BUSYGROUP", 9) != 0) {
+            snprintf(err, errlen, "XGROUP CREATE %s: %s", keys[s], out[s]->str);
+            rc = -1;
+        }
+    }
+    for (int s = 0; s < n; s++)
+        if (out[s]) freeReplyObject(out[s]);
+    hq_free(out);
+    hq_free(cmds);
+    hq_free(argv);
+    hq_free(keys);
+    return rc;
+}
+
+/* Redis Cluster: a client exists and knows the topology. A new client (at
+ * start or after producer_redis_drop) loads the functions on every master
+ * and makes sure every shard's group exists, like a plain reconnect does.
+ * Failovers and slot moves are followed inside hq_cluster, without a drop. */
+static int cluster_ensure(struct producer *p)
+{
+    if (p->cluster) return 0;
+    uint64_t now = hq_mono_ns();
+    if (p->req_reconnected) return -1;
+    if (p->last_connect_ns && now - p->last_connect_ns < RECONNECT_MIN_NS) return -1;
+    p->req_reconnected = 1;
+    p->last_connect_ns = now;
+    char err[256];
+    hq_cluster *c = hq_cluster_new(&p->rurl, (int)p->cfg.redis_timeout_ms);
+    hq_cluster_set_wait(c, (int)p->cfg.redis_wait, (int)p->cfg.redis_timeout_ms / 2);
+    p->cluster = c;
+    if (hq_cluster_refresh(c, err, sizeof err) != 0 || hq_cluster_load_functions(c, err, sizeof err) != 0 ||
+        cluster_ensure_groups(p, err, sizeof err) != 0) {
+        hq_warn("redis cluster setup failed", "error", err);
+        count_redis_error(p);
+        producer_redis_drop(p);
+        return -1;
+    }
+    hq_info("redis cluster connected", "masters", hq_cluster_master_addr(c, 0));
+    return 0;
+}
+
 int producer_ensure_groups(struct producer *p, redisContext *c, char *err, size_t errlen)
 {
+    if (p->rurl.kind == HQ_REDIS_CLUSTER && !c) return cluster_ensure_groups(p, err, errlen);
     int n = (int)p->cfg.shards;
     char (*keys)[HQ_KEY_MAX] = hq_calloc((size_t)n, HQ_KEY_MAX);
     int rc = 0;
@@ -153,8 +221,64 @@ static int reload_functions(struct producer *p)
     return 0;
 }
 
+/* Redis Cluster: one command through hq_cluster (routing, redirects,
+ * function reload per node). NULL when the cluster is unavailable. */
+static redisReply *cluster_cmd(struct producer *p, const producer_cmd *cmd)
+{
+    if (producer_redis_ensure(p) != 0) {
+        count_redis_error(p);
+        return NULL;
+    }
+    char err[256];
+    redisReply *r = hq_cluster_command(p->cluster, cmd->argc, (const char **)cmd->argv, cmd->len, err, sizeof err);
+    if (!r) {
+        hq_warn("redis command failed", "error", err);
+        count_redis_error(p);
+    }
+    return r;
+}
+
+/* HOOKQ_REDIS_WAIT > 0 (plain and Sentinel connections): WAIT for that many
+ * replicas after a command. 1 when fewer confirmed (or the connection
+ * failed; it is then dropped): the write is on the master only and a
+ * failover could lose it, so the caller answers 503 and the client's retry
+ * (idempotent for publishes) decides. */
+static int replicas_short(struct producer *p)
+{
+    char n[16], t[24];
+    snprintf(n, sizeof n, "%lld", p->cfg.redis_wait);
+    snprintf(t, sizeof t, "%lld", (long long)(p->cfg.redis_timeout_ms / 2));
+    const char *argv[] = { "WAIT", n, t };
+    redisReply *r = redisCommandArgv(p->rc, 3, argv, NULL);
+    if (!r) {
+        log_failure(p->rc);
+        producer_redis_drop(p);
+        return 1;
+    }
+    int shortfall = r->type != REDIS_REPLY_INTEGER || r->integer < p->cfg.redis_wait;
+    if (shortfall)
+        hq_warn("redis WAIT: too few replicas confirmed the write", "error",
+                r->type == REDIS_REPLY_ERROR ? r->str : "");
+    freeReplyObject(r);
+    return shortfall;
+}
+
+/* redis-sentinel:// only: an error reply saying the node we hold is no
+ * longer the master (after a failover it was turned into a replica, and a
+ * replica refuses writes). Drops the connection so the next attempt asks
+ * the sentinels again. 1 if so. */
+static int demoted(struct producer *p, const redisReply *r)
+{
+    if (p->rurl.kind != HQ_REDIS_SENTINEL || strncmp(r->str, "READONLY", 8) != 0) return 0;
+    hq_warn("redis master was demoted (Sentinel failover); reconnecting");
+    producer_redis_drop(p);
+    p->last_connect_ns = 0;
+    return 1;
+}
+
 redisReply *producer_redis_cmd(struct producer *p, const producer_cmd *cmd)
 {
+    if (p->rurl.kind == HQ_REDIS_CLUSTER) return cluster_cmd(p, cmd);
     int reloaded = 0;
     for (int attempt = 0; attempt < 3; attempt++) {
         if (producer_redis_ensure(p) != 0) {
@@ -181,15 +305,48 @@ redisReply *producer_redis_cmd(struct producer *p, const producer_cmd *cmd)
             }
             continue;
         }
+        if (r->type == REDIS_REPLY_ERROR && demoted(p, r)) {
+            freeReplyObject(r);
+            continue; /* reconnects through Sentinel to the new master */
+        }
+        if (p->cfg.redis_wait > 0 && replicas_short(p)) {
+            freeReplyObject(r);
+            count_redis_error(p);
+            return NULL;
+        }
         return r;
     }
     count_redis_error(p);
     return NULL;
 }
 
+/* Redis Cluster: the pipeline is split per node and reassembled in order. */
+static int cluster_pipeline(struct producer *p, const producer_cmd *cmds, int n, redisReply **out)
+{
+    if (producer_redis_ensure(p) != 0) {
+        count_redis_error(p);
+        return -1;
+    }
+    hq_cluster_cmd *cc = hq_calloc((size_t)n, sizeof *cc);
+    for (int i = 0; i < n; i++) {
+        cc[i].argc = cmds[i].argc;
+        cc[i].argv = (const char **)cmds[i].argv;
+        cc[i].lens = cmds[i].len;
+    }
+    char err[256];
+    int rc = hq_cluster_pipeline(p->cluster, cc, n, out, err, sizeof err);
+    hq_free(cc);
+    if (rc != 0) {
+        hq_warn("redis pipeline failed", "error", err);
+        count_redis_error(p);
+    }
+    return rc;
+}
+
 int producer_redis_pipeline(struct producer *p, const producer_cmd *cmds, int n, redisReply **out)
 {
     if (n <= 0) return 0;
+    if (p->rurl.kind == HQ_REDIS_CLUSTER) return cluster_pipeline(p, cmds, n, out);
     for (int attempt = 0; attempt < 2; attempt++) {
         if (producer_redis_ensure(p) != 0) {
             count_redis_error(p);
@@ -216,9 +373,20 @@ int producer_redis_pipeline(struct producer *p, const producer_cmd *cmds, int n,
             count_redis_error(p);
             return -1;
         }
-        int nofunc = 0;
-        for (int i = 0; i < n; i++)
+        int nofunc = 0, ro = 0;
+        for (int i = 0; i < n; i++) {
             if (out[i]->type == REDIS_REPLY_ERROR && hq_redis_is_nofunc(out[i]->str)) nofunc++;
+            if (out[i]->type == REDIS_REPLY_ERROR && demoted(p, out[i])) ro++;
+        }
+        if (ro) {
+            for (int i = 0; i < n; i++) freeReplyObject(out[i]);
+            continue; /* nothing was written: reconnect through Sentinel and redo */
+        }
+        if (p->cfg.redis_wait > 0 && replicas_short(p)) {
+            for (int i = 0; i < n; i++) freeReplyObject(out[i]);
+            count_redis_error(p);
+            return -1;
+        }
         if (nofunc) {
             if (reload_functions(p) != 0) {
                 for (int i = 0; i < n; i++) freeReplyObject(out[i]);
@@ -367,13 +535,16 @@ static int64_t reply_ll(const redisReply *r)
     return v;
 }
 
-int producer_ep_parse(const redisReply *r, int shard, producer_ep *out)
+int producer_ep_parse(const struct producer *p, const redisReply *r, int shard, producer_ep *out)
 {
     memset(out, 0, sizeof *out);
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != PRODUCER_EP_NFIELDS) return -1;
     const redisReply *cfg = r->element[0];
     if (cfg->type != REDIS_REPLY_STRING) return 0;  /* gone */
-    if (hq_endpoint_from_storage(cfg->str, cfg->len, &out->ep) != 0) return -1;
+    char why[300];
+    int lr = hq_endpoint_from_storage(cfg->str, cfg->len, p->keyring, &out->ep, why, sizeof why);
+    if (lr == -1) return -1;
+    if (lr != 0) hq_warn("stored endpoint secrets cannot be decrypted", "error", why);
     const redisReply *act = r->element[1];
     out->ep.is_active = act->type == REDIS_REPLY_STRING ? strcmp(act->str, "1") == 0 : out->ep.is_active;
     hq_free(out->ep.disabled_reason);
@@ -421,7 +592,7 @@ int producer_ep_load(struct producer *p, hq_http_req *req, const char *id, produ
         producer_unavailable(p, req);
         return -1;
     }
-    int rc = producer_ep_parse(r, shard, out);
+    int rc = producer_ep_parse(p, r, shard, out);
     freeReplyObject(r);
     if (rc < 0) {
         hq_error("stored endpoint cannot be loaded", "endpoint", id);
@@ -526,6 +697,7 @@ static void route_v1(struct producer *p, hq_http_req *req)
         if (producer_endpoints_route(p, req, path + 13)) return;
     }
     if (producer_inspect_route(p, req, path)) return;
+    if (producer_event_types_route(p, req, path)) return;
     producer_not_found(p, req, "no such route");
 }
 
@@ -545,7 +717,7 @@ void producer_handle(hq_http_req *req, void *arg)
         route_health(p, req);
     else if (strncmp(req->path, "/v1/", 4) == 0)
         route_v1(p, req);
-    else
+    else if (!producer_ui_route(p, req))
         producer_not_found(p, req, "no such route");
 
     if (debug) {

@@ -22,6 +22,39 @@ static int validation_error(struct producer *p, hq_http_req *req, const char *fi
     return 0;
 }
 
+/* The fields a client may send on create and PATCH (SPEC 5, 4a), and the
+ * read-only fields of the API view, which are accepted and ignored so that a
+ * GET answer can be edited and sent back. */
+static const char *const writable_fields[] = {
+    "org_id", "name", "description", "url", "events", "is_active", "auth", "headers", "signature_header",
+    "signature_format", "payload_format", "secret", "retry_schedule", "timeout_ms", "rate_limit_per_sec", NULL
+};
+static const char *const readonly_fields[] = {
+    "id", "created_at", "updated_at", "disabled_reason", "disabled_at", "health", NULL
+};
+
+/* Answers 422 naming the first field of body that an endpoint does not have
+ * (a typo such as "event" must not silently subscribe to everything).
+ * Returns 1 if it answered, else 0. */
+static int reject_unknown_field(struct producer *p, hq_http_req *req, json_t *body)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(body, k, v) {
+        int known = 0;
+        for (int i = 0; writable_fields[i] && !known; i++) known = strcmp(k, writable_fields[i]) == 0;
+        for (int i = 0; readonly_fields[i] && !known; i++) known = strcmp(k, readonly_fields[i]) == 0;
+        if (!known) {
+            char msg[300], f[160];
+            snprintf(f, sizeof f, "%.150s", k);
+            snprintf(msg, sizeof msg, "unknown field %s: an endpoint has no such field", f);
+            validation_error(p, req, f, msg);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* FCALL hookq_ep_put for e (mode "create" or "update"). Returns 1 written,
  * 0 gone (update of a deleted endpoint), -1 Redis unavailable. */
 static int ep_put(struct producer *p, const hq_endpoint *e, const char *mode)
@@ -31,7 +64,7 @@ static int ep_put(struct producer *p, const hq_endpoint *e, const char *mode)
     hq_key(k_ep, sizeof k_ep, p->cfg.prefix, shard, "ep:%s", e->id);
     hq_key(k_eps, sizeof k_eps, p->cfg.prefix, shard, "org:%s:eps", e->org_id);
     snprintf(now, sizeof now, "%lld", (long long)e->updated_ms);
-    char *cfg = hq_endpoint_to_storage(e);
+    char *cfg = hq_endpoint_to_storage(e, p->keyring);
     char *sub = hq_endpoint_sub(e);
     producer_cmd cmd;
     producer_cmd_init(&cmd);
@@ -61,6 +94,10 @@ static void ep_create(struct producer *p, hq_http_req *req)
 {
     json_t *body = producer_parse_body(p, req, 0);
     if (!body) return;
+    if (reject_unknown_field(p, req, body)) {
+        json_decref(body);
+        return;
+    }
     producer_ep pe;
     memset(&pe, 0, sizeof pe);
     char field[160], msg[300];
@@ -119,7 +156,7 @@ static void ep_list(struct producer *p, hq_http_req *req)
     }
     for (int i = 0; i < n; i++) {
         producer_ep e;
-        int rc = producer_ep_parse(rs[i], shard, &e);
+        int rc = producer_ep_parse(p, rs[i], shard, &e);
         if (rc == 1 && strcmp(e.ep.org_id, org) == 0) eps[neps++] = e;
         else if (rc == 1) producer_ep_free(&e);
         else if (rc < 0) hq_warn("stored endpoint cannot be loaded", "endpoint", ids->element[i]->str);
@@ -142,6 +179,10 @@ static void ep_patch(struct producer *p, hq_http_req *req, producer_ep *cur)
 {
     json_t *body = producer_parse_body(p, req, 0);
     if (!body) return;
+    if (reject_unknown_field(p, req, body)) {
+        json_decref(body);
+        return;
+    }
     producer_ep ne;
     memset(&ne, 0, sizeof ne);
     char field[160], msg[300];
@@ -159,10 +200,14 @@ static void ep_patch(struct producer *p, hq_http_req *req, producer_ep *cur)
     ne.ep.disabled_reason = NULL;
     ne.ep.disabled_ms = 0;
     int rc = ep_put(p, &ne.ep, "update");
-    /* hookq_ep_put with act=1 clears the disabled reason and the failure
-     * streak; with act=0 it leaves both as they are */
+    /* hookq_ep_put clears the disabled reason and the failure streak only
+     * when it re-activates the endpoint; otherwise both stay as they are */
     ne.ok_ms = cur->ok_ms;
-    if (!ne.ep.is_active) {
+    if (ne.ep.is_active && cur->ep.is_active) {
+        ne.fails = cur->fails;
+        ne.ff_ms = cur->ff_ms;
+        hq_free(reason);
+    } else if (!ne.ep.is_active) {
         ne.ep.disabled_reason = reason;
         ne.ep.disabled_ms = dis_ms;
         ne.fails = cur->fails;
@@ -337,6 +382,13 @@ int producer_endpoints_route(struct producer *p, hq_http_req *req, const char *r
     }
     producer_ep cur;
     if (producer_ep_load(p, req, idbuf, &cur) != 0) return 1;
+    if (!cur.ep.secret && (a == A_ROTATE || strcmp(m, "PATCH") == 0)) {
+        /* sealed under a key HOOKQ_MASTER_KEY lacks: rewriting would lose them */
+        producer_error(p, req, 500, "internal",
+                       "the endpoint's stored secrets cannot be decrypted with HOOKQ_MASTER_KEY", NULL);
+        producer_ep_free(&cur);
+        return 1;
+    }
     if (a == A_ROTATE) ep_rotate(p, req, &cur);
     else if (a == A_TEST) ep_test(p, req, &cur);
     else if (get) producer_json(p, req, 200, producer_ep_view(&cur, 0), NULL);

@@ -19,38 +19,9 @@
 #define EVENT_ORG_MAX 128
 #define BATCH_MAX 1000
 
-static size_t utf8_chars(const char *s)
-{
-    size_t n = 0;
-    for (; *s; s++)
-        if (((unsigned char)*s & 0xc0) != 0x80) n++;
-    return n;
-}
-
-/* String value without embedded NUL, or NULL. */
-static const char *jstr(const json_t *v)
-{
-    if (!json_is_string(v)) return NULL;
-    const char *s = json_string_value(v);
-    return strlen(s) == json_string_length(v) ? s : NULL;
-}
-
-static int id_valid(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 1 || n > EVENT_ID_MAX) return 0;
-    for (; *s; s++) {
-        char c = *s;
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
-              c == '.' || c == ':' || c == '-'))
-            return 0;
-    }
-    return 1;
-}
-
 static int org_valid(const char *s)
 {
-    if (!s || !*s || utf8_chars(s) > EVENT_ORG_MAX) return 0;
+    if (!s || !*s || hq_utf8_len(s) > EVENT_ORG_MAX) return 0;
     for (; *s; s++)
         if ((unsigned char)*s < 0x20 || *s == 0x7f) return 0;
     return 1;
@@ -68,17 +39,17 @@ int producer_event_validate(json_t *ev, producer_event *out, char *field, size_t
     memset(out, 0, sizeof *out);
 #define FAIL(f, ...) do { snprintf(field, fieldlen, "%s", f); snprintf(msg, msglen, __VA_ARGS__); return -1; } while (0)
     if (!json_is_object(ev)) FAIL("event", "an event must be a JSON object");
-    const char *type = jstr(json_object_get(ev, "type"));
+    const char *type = hq_json_str(json_object_get(ev, "type"));
     if (!type || !hq_type_valid(type))
         FAIL("type", "type is required: 1-128 characters, dot-separated segments of [A-Za-z0-9_] (e.g. lead.created)");
-    const char *org = jstr(json_object_get(ev, "org_id"));
+    const char *org = hq_json_str(json_object_get(ev, "org_id"));
     if (!org_valid(org)) FAIL("org_id", "org_id is required: a string of 1-%d characters", EVENT_ORG_MAX);
     json_t *data = json_object_get(ev, "data");
     if (!json_is_object(data)) FAIL("data", "data is required and must be a JSON object");
     json_t *idv = json_object_get(ev, "id");
     if (idv && !json_is_null(idv)) {
-        const char *id = jstr(idv);
-        if (!id || !id_valid(id))
+        const char *id = hq_json_str(idv);
+        if (!id || !hq_event_id_valid(id))
             FAIL("id", "id must be 1-%d characters of [A-Za-z0-9_.:-]", EVENT_ID_MAX);
         snprintf(out->id, sizeof out->id, "%s", id);
     } else {
@@ -86,7 +57,7 @@ int producer_event_validate(json_t *ev, producer_event *out, char *field, size_t
     }
     json_t *cav = json_object_get(ev, "created_at");
     if (cav && !json_is_null(cav)) {
-        const char *ca = jstr(cav);
+        const char *ca = hq_json_str(cav);
         int64_t ms;
         int frac = 0;
         if (!ca || hq_parse_rfc3339(ca, &ms, &frac) != 0 || ms < 0 || ms > 253402300799999LL)

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "hq_alloc.h"
+#include "hq_json.h"
 #include "hq_id.h"
 #include "hq_match.h"
 #include "eventtypes.h"
@@ -71,17 +72,9 @@ int producer_event_types_check(char *err, size_t errlen)
     return 0;
 }
 
-static size_t utf8_chars(const char *s)
-{
-    size_t n = 0;
-    for (; *s; s++)
-        if (((unsigned char)*s & 0xc0) != 0x80) n++;
-    return n;
-}
-
 static int org_valid(const char *s)
 {
-    if (!s || !*s || utf8_chars(s) > ORG_MAX_CHARS) return 0;
+    if (!s || !*s || hq_utf8_len(s) > ORG_MAX_CHARS) return 0;
     for (; *s; s++)
         if ((unsigned char)*s < 0x20 || *s == 0x7f) return 0;
     return 1;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "hq_alloc.h"
+#include "hq_match.h"
 #include "hq_id.h"
 #include "hq_json.h"
 #include "hq_keys.h"
@@ -117,19 +118,6 @@ static int replies_ok(struct producer *p, redisReply **rs, int n)
 {
     for (int i = 0; i < n; i++)
         if (producer_reply_failed(p, rs[i])) return 0;
-    return 1;
-}
-
-static int event_id_valid(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 1 || n > EVENT_ID_MAX) return 0;
-    for (; *s; s++) {
-        char c = *s;
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
-              c == '.' || c == ':' || c == '-'))
-            return 0;
-    }
     return 1;
 }
 
@@ -252,7 +240,7 @@ static json_t *delivery_view(const char *did, const redisReply *h, int inflight)
 
 static void route_event(struct producer *p, hq_http_req *req, const char *id)
 {
-    if (!event_id_valid(id)) {
+    if (!hq_event_id_valid(id)) {
         producer_not_found(p, req, "no event with this id");
         return;
     }

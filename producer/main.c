@@ -15,12 +15,15 @@
 #include <strings.h>
 #include <ctype.h>
 #include "hq_alloc.h"
+#include "hq_cluster.h"
 #include "hq_config.h"
 #include "hq_id.h"
 #include "hq_keys.h"
 #include "hq_log.h"
 #include "hq_metrics.h"
+#include "eventtypes.h"
 #include "producer.h"
+#include "ui.h"
 
 #ifndef HOOKQ_VERSION
 #define HOOKQ_VERSION "0.0.0"
@@ -82,9 +85,42 @@ static enum hq_log_level level_of(const char *s)
  * Redis fails. Returns the reply (never NULL). */
 static redisReply *startup_cmd(struct producer *p, const char *url, int argc, const char **argv)
 {
+    if (p->cluster) { /* redis-cluster://: routed to the key's master */
+        char err[256];
+        redisReply *r = hq_cluster_command(p->cluster, argc, argv, NULL, err, sizeof err);
+        if (!r) die2("HOOKQ_REDIS_URL: '%s': %s", url, err);
+        return r;
+    }
     redisReply *r = redisCommandArgv(p->rc, argc, argv, NULL);
     if (!r) die2("HOOKQ_REDIS_URL: '%s': %s", url, p->rc->errstr[0] ? p->rc->errstr : "connection lost");
     return r;
+}
+
+/* redis-cluster://: reads the slot map from the seeds, loads the function
+ * library on every master (functions are per node) and checks every
+ * master's maxmemory-policy. Exits 2 on failure. */
+static void cluster_startup(struct producer *p, const char *url)
+{
+    char err[512];
+    p->cluster = hq_cluster_new(&p->rurl, (int)p->cfg.redis_timeout_ms);
+    hq_cluster_set_wait(p->cluster, (int)p->cfg.redis_wait, (int)p->cfg.redis_timeout_ms / 2);
+    p->last_connect_ns = hq_mono_ns();
+    if (hq_cluster_refresh(p->cluster, err, sizeof err) != 0)
+        die2("HOOKQ_REDIS_URL: cannot read the cluster topology from '%s': %s", url, err);
+    if (hq_cluster_load_functions(p->cluster, err, sizeof err) != 0)
+        die2("HOOKQ_REDIS_URL: cannot load the hookq function library into '%s' (Redis >= 7.0 needed): %s", url,
+             err);
+    int n = hq_cluster_nmasters(p->cluster);
+    for (int i = 0; i < n; i++) {
+        redisContext *rc = hq_cluster_master(p->cluster, i, err, sizeof err);
+        if (rc && hq_redis_check_noeviction(rc) == 0)
+            hq_warn("Redis maxmemory-policy is not noeviction on a cluster master: Redis may silently drop "
+                    "queued deliveries; set maxmemory-policy noeviction", "node",
+                    hq_cluster_master_addr(p->cluster, i));
+    }
+    char nb[16];
+    snprintf(nb, sizeof nb, "%d", n);
+    hq_info("redis cluster", "masters", nb);
 }
 
 /* <prefix>:meta records the shard count; a different HOOKQ_SHARDS refuses to run. */
@@ -136,7 +172,9 @@ int main(int argc, char **argv)
 
     const hq_opt opts[] = {
         { "HOOKQ_REDIS_URL", "redis-url", HQ_OPT_STR, "redis://127.0.0.1:6379/0", 0, 0, 0, NULL,
-          "redis://[user:pass@]host:port/db, unix:///path/to/sock[?db=N]", &c->redis_url },
+          "redis://[user:pass@]host:port/db, unix:///path/to/sock[?db=N], "
+          "redis-cluster://[user:pass@]host:port[,host:port...], redis-sentinel://host:port[,...]/<master>",
+          &c->redis_url },
         { "HOOKQ_PREFIX", "prefix", HQ_OPT_STR, "hookq", 0, 0, 0, NULL, "prefix of every Redis key", &c->prefix },
         { "HOOKQ_SHARDS", "shards", HQ_OPT_INT, "16", 0, 1, HQ_SHARDS_MAX, NULL,
           "number of shards (streams); must match what Redis records", &c->shards },
@@ -162,6 +200,19 @@ int main(int argc, char **argv)
           "how long a rotated-out secret keeps signing", &c->rotation_overlap_ms },
         { "HOOKQ_REDIS_TIMEOUT", "redis-timeout", HQ_OPT_DURATION, "2s", 0, 10, 60000, NULL,
           "Redis connect and command timeout", &c->redis_timeout_ms },
+        { "HOOKQ_REDIS_WAIT", "redis-wait", HQ_OPT_INT, "0", 0, 0, 16, NULL,
+          "replicas that must confirm every write (WAIT) before the API answers; 0 = don't wait "
+          "(see docs/scaling.md: what a failover can lose)", &c->redis_wait },
+        { "HOOKQ_MASTER_KEY", "master-key", HQ_OPT_STR, NULL, 0, 0, 0, NULL,
+          "<kid>:<base64 of 32 bytes>[,<kid>:<base64>...]: seals endpoint secrets in Redis (AES-256-GCM); "
+          "the first key seals, all open (rotation). Unset: stored in clear",
+          &c->master_key },
+        { "HOOKQ_EVENT_TYPES", "event-types", HQ_OPT_STR, "", 0, 0, 0, NULL,
+          "comma-separated event types declared for every org (the console's event catalogue)",
+          &producer_event_types_env },
+        { "HOOKQ_UI_DIR", "ui-dir", HQ_OPT_STR, "", 0, 0, 0, NULL,
+          "serve the web console (/ui/) from this directory instead of the copy built into the binary",
+          &producer_ui_dir },
         { "HOOKQ_LOG_FORMAT", "log-format", HQ_OPT_ENUM, "json", 0, 0, 0, "json|text", "log format", &c->log_format },
         { "HOOKQ_LOG_LEVEL", "log-level", HQ_OPT_ENUM, "info", 0, 0, 0, "debug|info|warn|error", "minimum log level",
           &c->log_level },
@@ -183,27 +234,36 @@ int main(int argc, char **argv)
     if (!token_valid(c->signature_header))
         die2("HOOKQ_SIGNATURE_HEADER: invalid value '%s': must be a valid HTTP header name", c->signature_header);
     if (!c->api_token[0]) die2("HOOKQ_API_TOKEN is required");
+    if (producer_event_types_check(err, sizeof err) != 0 || producer_ui_check(err, sizeof err) != 0) die2("%s", err);
+    if (c->master_key && c->master_key[0] && hq_keyring_parse(c->master_key, &p->keyring, err, sizeof err) != 0)
+        die2("HOOKQ_MASTER_KEY: invalid value: %s", err);   /* never echo the key */
 
     char shown[1200];
     redact_url(c->redis_url, shown, sizeof shown);
     if (hq_redis_url_parse(c->redis_url, &p->rurl, err, sizeof err) != 0)
         die2("HOOKQ_REDIS_URL: invalid value '%s': %s", shown, err);
-    p->rc = hq_redis_connect(&p->rurl, (int)c->redis_timeout_ms, err, sizeof err);
-    if (!p->rc) die2("HOOKQ_REDIS_URL: cannot connect to '%s': %s", shown, err);
-    p->last_connect_ns = hq_mono_ns();
-    if (hq_redis_load_functions(p->rc, err, sizeof err) != 0)
-        die2("HOOKQ_REDIS_URL: cannot load the hookq function library into '%s' (Redis >= 7.0 needed): %s", shown,
-             err);
-    int ne = hq_redis_check_noeviction(p->rc);
-    if (ne == 0)
-        hq_warn("Redis maxmemory-policy is not noeviction: Redis may silently drop queued deliveries; "
-                "set maxmemory-policy noeviction");
-    else if (ne < 0)
-        hq_info("cannot read Redis maxmemory-policy (CONFIG refused); make sure it is noeviction");
+    if (p->rurl.kind == HQ_REDIS_CLUSTER) {
+        cluster_startup(p, shown);
+    } else {
+        p->rc = hq_redis_connect(&p->rurl, (int)c->redis_timeout_ms, err, sizeof err);
+        if (!p->rc) die2("HOOKQ_REDIS_URL: cannot connect to '%s': %s", shown, err);
+        p->last_connect_ns = hq_mono_ns();
+        if (hq_redis_load_functions(p->rc, err, sizeof err) != 0)
+            die2("HOOKQ_REDIS_URL: cannot load the hookq function library into '%s' (Redis >= 7.0 needed): %s", shown,
+                 err);
+        int ne = hq_redis_check_noeviction(p->rc);
+        if (ne == 0)
+            hq_warn("Redis maxmemory-policy is not noeviction: Redis may silently drop queued deliveries; "
+                    "set maxmemory-policy noeviction");
+        else if (ne < 0)
+            hq_info("cannot read Redis maxmemory-policy (CONFIG refused); make sure it is noeviction");
+    }
     check_shards(p, shown);
     if (producer_ensure_groups(p, p->rc, err, sizeof err) != 0)
         die2("HOOKQ_REDIS_URL: '%s': %s", shown, err);
 
+    if (!p->keyring)   /* once, after every exit-2 check, so those stay one-line */
+        hq_warn("HOOKQ_MASTER_KEY is not set: endpoint secrets and credentials are stored in Redis in clear");
     p->epdef.payload_format = c->payload_format;
     p->epdef.signature_header = c->signature_header;
     p->epdef.signature_format = c->signature_format;
@@ -245,6 +305,8 @@ int main(int argc, char **argv)
 
     producer_redis_drop(p);
     hq_metrics_free(p->metrics);
+    producer_event_types_free();
+    hq_keyring_free(p->keyring);
     int lc = uv_loop_close(p->loop);
     if (lc != 0) hq_error("event loop still has open handles at exit", "error", uv_strerror(lc));
     hq_info("stopped");

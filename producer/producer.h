@@ -51,8 +51,10 @@ struct producer_config {
     int64_t retention_ms;
     int64_t rotation_overlap_ms;
     int64_t redis_timeout_ms;
+    long long redis_wait;        /* replicas that must confirm each command (WAIT), 0 = off */
     char *log_format;
     char *log_level;
+    char *master_key;            /* HOOKQ_MASTER_KEY, NULL = secrets stored in clear */
 };
 
 struct producer {
@@ -60,10 +62,14 @@ struct producer {
     struct producer_config cfg;
     hq_redis_url rurl;           /* parsed cfg.redis_url */
     hq_endpoint_defaults epdef;  /* deployment defaults for endpoint fields */
+    hq_keyring *keyring;         /* parsed cfg.master_key, or NULL */
     int64_t keep_seconds;        /* max(retention, 24h) in seconds: event TTL */
 
     /* Redis: a synchronous context, NULL while disconnected. */
     redisContext *rc;
+    /* redis-cluster:// only: the cluster client (rc stays NULL); NULL while
+     * disconnected, recreated (functions and groups ensured) on next use */
+    struct hq_cluster *cluster;
     uint64_t last_connect_ns;    /* monotonic time of the last connect attempt */
     int req_reconnected;         /* a reconnect was tried during the current request */
 
@@ -161,8 +167,10 @@ typedef struct producer_ep {
 #define PRODUCER_EP_NFIELDS 7
 void producer_ep_hmget(const struct producer *p, int shard, const char *id, char *key, producer_cmd *cmd);
 /* Parses that HMGET reply: 1 loaded (caller frees with producer_ep_free),
- * 0 the endpoint does not exist, -1 the stored form is corrupt. */
-int producer_ep_parse(const redisReply *r, int shard, producer_ep *out);
+ * 0 the endpoint does not exist, -1 the stored form is corrupt. Sealed
+ * secrets that p->keyring cannot open still load (1) with ep.secret NULL:
+ * enough for every view; a route that rewrites the endpoint must check. */
+int producer_ep_parse(const struct producer *p, const redisReply *r, int shard, producer_ep *out);
 /* Loads endpoint `id`. If the request has ?org_id= it must match. Returns 0;
  * or answers the request itself (404 not_found, 503) and returns -1. On 0
  * the caller frees with producer_ep_free. */
