@@ -4,7 +4,9 @@
  *    "auth.type", "headers.X-Foo") for a 422 answer;
  *  - the stored form: a JSON document kept in the endpoint hash's "cfg"
  *    field, secrets included, which the worker loads; to_storage and
- *    from_storage round-trip exactly;
+ *    from_storage round-trip exactly. With a master keyring the secret,
+ *    old secret, auth password and auth key are sealed (AES-256-GCM,
+ *    hq_crypto.c) and bound to the endpoint id and field name;
  *  - the API view: never a password, key, token or secret (the secret only
  *    when asked, on create).
  * The live fields that the worker changes (active flag, disabled reason,
@@ -17,7 +19,10 @@
 #include <string.h>
 #include <strings.h>
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 #include "hq_alloc.h"
+#include "hq_json.h"
+#include "hq_crypto.h"
 #include "hq_endpoint.h"
 #include "hq_match.h"
 #include "hq_sign.h"
@@ -175,24 +180,6 @@ static int fail(struct verr *v, const char *field, const char *fmt, ...)
     return -1;
 }
 
-/* Number of UTF-8 characters in s. */
-static size_t utf8_chars(const char *s)
-{
-    size_t n = 0;
-    for (; *s; s++)
-        if (((unsigned char)*s & 0xc0) != 0x80) n++;
-    return n;
-}
-
-/* A JSON string without embedded NUL; returns its value or NULL. */
-static const char *jstr(const json_t *v)
-{
-    if (!json_is_string(v)) return NULL;
-    const char *s = json_string_value(v);
-    if (strlen(s) != json_string_length(v)) return NULL;
-    return s;
-}
-
 static int has_ctl(const char *s)
 {
     for (; *s; s++)
@@ -341,7 +328,7 @@ static int set_events(hq_endpoint *e, const json_t *v, struct verr *ve)
     size_t i;
     json_t *it;
     json_array_foreach(v, i, it) {
-        const char *s = jstr(it);
+        const char *s = hq_json_str(it);
         if (!s || !hq_pattern_valid(s)) {
             char f[32];
             snprintf(f, sizeof f, "events[%zu]", i);
@@ -367,7 +354,7 @@ static int set_auth(hq_endpoint *e, const json_t *v, struct verr *ve)
         return 0;
     }
     if (!json_is_object(v)) return fail(ve, "auth", "auth must be an object with a type");
-    const char *ts = jstr(json_object_get(v, "type"));
+    const char *ts = hq_json_str(json_object_get(v, "type"));
     enum hq_auth_type t;
     if (!ts || auth_type_parse(ts, &t) != 0)
         return fail(ve, "auth.type", "auth.type must be one of none, basic, api_key, bearer");
@@ -376,8 +363,8 @@ static int set_auth(hq_endpoint *e, const json_t *v, struct verr *ve)
     case HQ_AUTH_NONE:
         break;
     case HQ_AUTH_BASIC:
-        user = jstr(json_object_get(v, "username"));
-        pass = jstr(json_object_get(v, "password"));
+        user = hq_json_str(json_object_get(v, "username"));
+        pass = hq_json_str(json_object_get(v, "password"));
         if (!cred_valid(user, 1) || strchr(user, ':'))
             return fail(ve, "auth.username", "auth.username is required for basic auth (no ':' or control characters)");
         if (!cred_valid(pass, 0))
@@ -389,13 +376,13 @@ static int set_auth(hq_endpoint *e, const json_t *v, struct verr *ve)
         if (!k) k = json_object_get(v, "api_key"), kf = "auth.api_key";
         if (!k) k = json_object_get(v, "value"), kf = "auth.value";
         if (!k) kf = "auth.key";
-        key = jstr(k);
+        key = hq_json_str(k);
         if (!cred_valid(key, 1))
             return fail(ve, kf, "%s is required for api_key auth (1-%d characters, no control characters)", kf, EP_CRED_MAX);
         break;
     }
     case HQ_AUTH_BEARER:
-        key = jstr(json_object_get(v, "token"));
+        key = hq_json_str(json_object_get(v, "token"));
         if (!cred_valid(key, 1))
             return fail(ve, "auth.token", "auth.token is required for bearer auth (1-%d characters, no control characters)", EP_CRED_MAX);
         break;
@@ -424,7 +411,7 @@ static int set_headers(hq_endpoint *e, const json_t *v, struct verr *ve)
         snprintf(f, sizeof f, "headers.%s", k);
         if (strlen(k) > EP_HEADER_NAME_MAX || !token_valid(k))
             return fail(ve, "headers", "header name '%.64s' is not a valid HTTP header name", k);
-        const char *s = jstr(it);
+        const char *s = hq_json_str(it);
         if (!s || strlen(s) > EP_HEADER_VALUE_MAX || has_crlf(s) || (has_ctl(s) && strchr(s, '\t') == NULL))
             return fail(ve, f, "%s must be a string without CR, LF or control characters (at most %d bytes)",
                         f, EP_HEADER_VALUE_MAX);
@@ -456,18 +443,18 @@ static int apply(hq_endpoint *e, const json_t *in, int creating, const hq_endpoi
 
     v = json_object_get(in, "org_id");
     if (creating) {
-        s = jstr(v);
-        if (!s || !*s || utf8_chars(s) > EP_ORG_MAX || has_ctl(s))
+        s = hq_json_str(v);
+        if (!s || !*s || hq_utf8_len(s) > EP_ORG_MAX || has_ctl(s))
             return fail(ve, "org_id", "org_id is required: a string of 1-%d characters", EP_ORG_MAX);
         set_str(&e->org_id, s);
     } else if (v) {
-        s = jstr(v);
+        s = hq_json_str(v);
         if (!s || strcmp(s, e->org_id) != 0) return fail(ve, "org_id", "org_id cannot be changed");
     }
 
     v = json_object_get(in, "url");
     if (v || creating) {
-        s = jstr(v);
+        s = hq_json_str(v);
         if (!s) return fail(ve, "url", "url is required: an http or https URL");
         if (url_valid(s, d ? d->require_https : 0, ve) != 0) return -1;
         set_str(&e->url, s);
@@ -475,13 +462,13 @@ static int apply(hq_endpoint *e, const json_t *in, int creating, const hq_endpoi
 
     if ((v = json_object_get(in, "name"))) {
         if (json_is_null(v)) set_str(&e->name, NULL);
-        else if (!(s = jstr(v)) || utf8_chars(s) > EP_NAME_MAX)
+        else if (!(s = hq_json_str(v)) || hq_utf8_len(s) > EP_NAME_MAX)
             return fail(ve, "name", "name must be a string of at most %d characters", EP_NAME_MAX);
         else set_str(&e->name, s);
     }
     if ((v = json_object_get(in, "description"))) {
         if (json_is_null(v)) set_str(&e->description, NULL);
-        else if (!(s = jstr(v)) || utf8_chars(s) > EP_DESC_MAX)
+        else if (!(s = hq_json_str(v)) || hq_utf8_len(s) > EP_DESC_MAX)
             return fail(ve, "description", "description must be a string of at most %d characters", EP_DESC_MAX);
         else set_str(&e->description, s);
     }
@@ -495,7 +482,7 @@ static int apply(hq_endpoint *e, const json_t *in, int creating, const hq_endpoi
         if (json_is_null(v)) {
             set_str(&e->signature_header, d && d->signature_header ? d->signature_header : "X-Webhook-Signature");
         } else {
-            s = jstr(v);
+            s = hq_json_str(v);
             if (!s || strlen(s) > EP_HEADER_NAME_MAX || !token_valid(s))
                 return fail(ve, "signature_header", "signature_header must be a valid HTTP header name");
             set_str(&e->signature_header, s);
@@ -503,13 +490,13 @@ static int apply(hq_endpoint *e, const json_t *in, int creating, const hq_endpoi
     }
     if ((v = json_object_get(in, "signature_format"))) {
         const char *def = d && d->signature_format ? d->signature_format : "sha256=hex";
-        s = json_is_null(v) ? def : jstr(v);
+        s = json_is_null(v) ? def : hq_json_str(v);
         if (!s || hq_sig_format_parse(s, &e->signature_format) != 0)
             return fail(ve, "signature_format", "signature_format must be one of sha256=hex, hex, none");
     }
     if ((v = json_object_get(in, "payload_format"))) {
         const char *def = d && d->payload_format ? d->payload_format : "hookq";
-        s = json_is_null(v) ? def : jstr(v);
+        s = json_is_null(v) ? def : hq_json_str(v);
         if (!s || hq_payload_format_parse(s, &e->payload_format) != 0)
             return fail(ve, "payload_format", "payload_format must be one of hookq, event_payload, event_data");
     }
@@ -518,7 +505,7 @@ static int apply(hq_endpoint *e, const json_t *in, int creating, const hq_endpoi
         if (!creating)
             return fail(ve, "secret", "secret cannot be changed here; use POST /v1/endpoints/{id}/rotate-secret");
         if (!json_is_null(v)) {
-            s = jstr(v);
+            s = hq_json_str(v);
             if (!s || !hq_secret_valid(s))
                 return fail(ve, "secret", "secret must be 16-256 printable ASCII characters (no spaces)");
             set_str(&e->secret, s);
@@ -530,7 +517,7 @@ static int apply(hq_endpoint *e, const json_t *in, int creating, const hq_endpoi
             memset(&e->schedule, 0, sizeof e->schedule);
         } else {
             hq_schedule sc;
-            s = jstr(v);
+            s = hq_json_str(v);
             if (!s || hq_parse_schedule(s, &sc) != 0)
                 return fail(ve, "retry_schedule",
                             "retry_schedule must be comma-separated durations such as \"1m,5m,30m,2h,24h\"");
@@ -623,10 +610,23 @@ static json_t *str_or_null(const char *s)
     return s ? json_string(s) : json_null();
 }
 
-char *hq_endpoint_to_storage(const hq_endpoint *e)
+/* A secret field's stored value: sealed (AAD = endpoint id + field) with kr,
+ * else the clear string; null when s is NULL. */
+static json_t *secret_out(const hq_endpoint *e, const hq_keyring *kr, const char *field, const char *s)
+{
+    if (!s) return json_null();
+    if (!kr) return json_string(s);
+    char *sealed = hq_crypto_seal(kr, s, strlen(s), e->id, field);
+    json_t *v = json_string(sealed);
+    hq_free(sealed);
+    return v;
+}
+
+char *hq_endpoint_to_storage(const hq_endpoint *e, const hq_keyring *kr)
 {
     json_t *o = json_object();
     json_object_set_new(o, "v", json_integer(1));
+    if (kr) json_object_set_new(o, "sealed", json_true());
     json_object_set_new(o, "id", json_string(e->id));
     json_object_set_new(o, "org_id", str_or_null(e->org_id));
     json_object_set_new(o, "name", str_or_null(e->name));
@@ -639,8 +639,8 @@ char *hq_endpoint_to_storage(const hq_endpoint *e)
     json_t *a = json_object();
     json_object_set_new(a, "type", json_string(hq_auth_type_name(e->auth_type)));
     if (e->auth_username) json_object_set_new(a, "username", json_string(e->auth_username));
-    if (e->auth_password) json_object_set_new(a, "password", json_string(e->auth_password));
-    if (e->auth_key) json_object_set_new(a, "key", json_string(e->auth_key));
+    if (e->auth_password) json_object_set_new(a, "password", secret_out(e, kr, "auth.password", e->auth_password));
+    if (e->auth_key) json_object_set_new(a, "key", secret_out(e, kr, "auth.key", e->auth_key));
     json_object_set_new(o, "auth", a);
     json_t *h = json_array();
     for (int i = 0; i < e->nheaders; i++)
@@ -658,8 +658,8 @@ char *hq_endpoint_to_storage(const hq_endpoint *e)
     }
     json_object_set_new(o, "timeout_ms", json_integer(e->timeout_ms));
     json_object_set_new(o, "rate_limit_per_sec", json_integer(e->rate_limit_per_sec));
-    json_object_set_new(o, "secret", str_or_null(e->secret));
-    json_object_set_new(o, "old_secret", str_or_null(e->old_secret));
+    json_object_set_new(o, "secret", secret_out(e, kr, "secret", e->secret));
+    json_object_set_new(o, "old_secret", secret_out(e, kr, "old_secret", e->old_secret));
     json_object_set_new(o, "old_secret_until", json_integer(e->old_secret_until_ms));
     json_object_set_new(o, "created", json_integer(e->created_ms));
     json_object_set_new(o, "updated", json_integer(e->updated_ms));
@@ -689,9 +689,47 @@ static long long load_int(const json_t *o, const char *k)
     return json_is_integer(v) ? json_integer_value(v) : 0;
 }
 
-int hq_endpoint_from_storage(const char *json, size_t len, hq_endpoint *out)
+/* State of one from_storage call's secret fields. */
+struct seal_ctx {
+    const hq_keyring *kr;
+    int sealed;        /* the document says "sealed":true */
+    const char *id;
+    int failed;        /* a sealed value did not open */
+    char *err;         /* the first failure's sentence (may be NULL) */
+    size_t errlen;
+};
+
+/* Loads secret field k of o (stored name field) into *dst: a copy of the
+ * clear string, or the opened sealed value. -1 if the field has the wrong
+ * type or is not sealed in a sealed document; a sealed value that does not
+ * open leaves *dst NULL and marks sc->failed. */
+static int load_secret(const json_t *o, const char *k, const char *field, struct seal_ctx *sc, char **dst)
+{
+    *dst = NULL;
+    const json_t *v = json_object_get(o, k);
+    if (!v || json_is_null(v)) return 0;
+    if (!json_is_string(v)) return -1;
+    const char *s = json_string_value(v);
+    if (!sc->sealed) {
+        *dst = hq_strdup(s);
+        return 0;
+    }
+    if (!hq_crypto_is_sealed(s)) return -1;
+    char why[200];
+    if (hq_crypto_open(sc->kr, s, sc->id, field, dst, NULL, why, sizeof why) != 0) {
+        if (!sc->failed && sc->err && sc->errlen)
+            snprintf(sc->err, sc->errlen, "endpoint %s: %s cannot be decrypted: %s", sc->id, field, why);
+        sc->failed = 1;
+        *dst = NULL;
+    }
+    return 0;
+}
+
+int hq_endpoint_from_storage(const char *json, size_t len, const hq_keyring *kr, hq_endpoint *out, char *err,
+                             size_t errlen)
 {
     memset(out, 0, sizeof *out);
+    if (err && errlen) snprintf(err, errlen, "endpoint config is corrupt");
     json_error_t jerr;
     json_t *o = json_loadb(json, len, 0, &jerr);
     if (!json_is_object(o)) {
@@ -703,6 +741,7 @@ int hq_endpoint_from_storage(const char *json, size_t len, hq_endpoint *out)
     const char *id = json_string_value(json_object_get(o, "id"));
     if (!id || strlen(id) >= HQ_ID_LEN) goto bad;
     snprintf(e.id, sizeof e.id, "%s", id);
+    struct seal_ctx sc = { kr, json_is_true(json_object_get(o, "sealed")), e.id, 0, err, errlen };
     if (load_str(o, "org_id", &e.org_id) || !e.org_id) goto bad;
     if (load_str(o, "name", &e.name) || load_str(o, "description", &e.description)) goto bad;
     if (load_str(o, "url", &e.url) || !e.url) goto bad;
@@ -721,8 +760,9 @@ int hq_endpoint_from_storage(const char *json, size_t len, hq_endpoint *out)
     if (a) {
         if (!json_is_object(a) || auth_type_parse(json_string_value(json_object_get(a, "type")), &e.auth_type) != 0)
             goto bad;
-        if (load_str(a, "username", &e.auth_username) || load_str(a, "password", &e.auth_password) ||
-            load_str(a, "key", &e.auth_key))
+        if (load_str(a, "username", &e.auth_username) ||
+            load_secret(a, "password", "auth.password", &sc, &e.auth_password) ||
+            load_secret(a, "key", "auth.key", &sc, &e.auth_key))
             goto bad;
     }
     json_t *h = json_object_get(o, "headers");
@@ -758,14 +798,26 @@ int hq_endpoint_from_storage(const char *json, size_t len, hq_endpoint *out)
     }
     e.timeout_ms = (int)load_int(o, "timeout_ms");
     e.rate_limit_per_sec = (int)load_int(o, "rate_limit_per_sec");
-    if (load_str(o, "secret", &e.secret) || !e.secret) goto bad;
-    if (load_str(o, "old_secret", &e.old_secret)) goto bad;
+    if (load_secret(o, "secret", "secret", &sc, &e.secret) || (!e.secret && !sc.failed)) goto bad;
+    if (load_secret(o, "old_secret", "old_secret", &sc, &e.old_secret)) goto bad;
     e.old_secret_until_ms = load_int(o, "old_secret_until");
     e.created_ms = load_int(o, "created");
     e.updated_ms = load_int(o, "updated");
     if (load_str(o, "disabled_reason", &e.disabled_reason)) goto bad;
     e.disabled_ms = load_int(o, "disabled_at");
     json_decref(o);
+    if (sc.failed) {
+        /* no half-opened set of credentials: all four go together */
+        char **sec[] = { &e.secret, &e.old_secret, &e.auth_password, &e.auth_key };
+        for (size_t i = 0; i < sizeof sec / sizeof sec[0]; i++) {
+            if (*sec[i]) OPENSSL_cleanse(*sec[i], strlen(*sec[i]));
+            hq_free(*sec[i]);
+            *sec[i] = NULL;
+        }
+        *out = e;
+        return HQ_EP_ESEALED;
+    }
+    if (err && errlen) err[0] = '\0';
     *out = e;
     return 0;
 bad:

@@ -1,13 +1,15 @@
 /* Endpoints (subscriptions): validation of API input, the stored form in
  * Redis (a JSON document in the endpoint hash's "cfg" field, secrets
- * included), and the API form (never the secret, except once on create and
- * rotate). Shared by the producer (writes) and the worker (reads). */
+ * included: sealed when a master key is configured), and the API form
+ * (never the secret, except once on create and rotate). Shared by the
+ * producer (writes) and the worker (reads). */
 #ifndef HQ_ENDPOINT_H
 #define HQ_ENDPOINT_H
 #include <stdint.h>
 #include <jansson.h>
 #include "hq_time.h"
 #include "hq_id.h"
+#include "hq_crypto.h"
 
 enum hq_auth_type { HQ_AUTH_NONE = 0, HQ_AUTH_BASIC, HQ_AUTH_API_KEY, HQ_AUTH_BEARER };
 enum hq_payload_format { HQ_FMT_HOOKQ = 0, HQ_FMT_EVENT_PAYLOAD, HQ_FMT_EVENT_DATA };
@@ -63,10 +65,21 @@ typedef struct hq_endpoint {
  * "events[2]", "auth.type") in field and a sentence in msg (-> 422). */
 int hq_endpoint_from_api(const json_t *in, const hq_endpoint *base, const hq_endpoint_defaults *d,
                          hq_endpoint *out, char *field, size_t fieldlen, char *msg, size_t msglen);
-/* The stored JSON (secrets included). Caller frees with hq_free. */
-char *hq_endpoint_to_storage(const hq_endpoint *e);
-/* Loads the stored JSON. 0 or -1. */
-int hq_endpoint_from_storage(const char *json, size_t len, hq_endpoint *out);
+/* The stored JSON (secrets included). With a keyring (HOOKQ_MASTER_KEY),
+ * secret, old_secret, auth password and auth key are sealed with its current
+ * key (hq_crypto.h; AAD = endpoint id + field name) and the document says
+ * "sealed":true; with kr NULL they are stored in clear. Caller frees with
+ * hq_free. */
+char *hq_endpoint_to_storage(const hq_endpoint *e, const hq_keyring *kr);
+/* Loads the stored JSON, opening sealed values with kr (may be NULL).
+ * Returns 0; -1 if the document is corrupt (out is empty); or
+ * HQ_EP_ESEALED if the document is sound but a sealed value cannot be
+ * opened (key id not in kr, no kr, tampered): out then holds every other
+ * field, with secret, old_secret, auth_password and auth_key NULL, and the
+ * caller frees it. err (may be NULL) gets a sentence without secrets. */
+#define HQ_EP_ESEALED (-2)
+int hq_endpoint_from_storage(const char *json, size_t len, const hq_keyring *kr, hq_endpoint *out, char *err,
+                             size_t errlen);
 /* The API view: no secret unless include_secret. New reference. */
 json_t *hq_endpoint_to_api(const hq_endpoint *e, int include_secret);
 /* " pat1 pat2 " - the subscription string the Lua fan-out matches against. */

@@ -255,3 +255,18 @@ char *hq_json_dumps(const json_t *v, size_t *len)
     (void)hq_json_write(&b, v);
     return hq_buf_steal(&b, len);
 }
+
+const char *hq_json_str(const json_t *v)
+{
+    if (!json_is_string(v)) return NULL;
+    const char *s = json_string_value(v);
+    return strlen(s) == json_string_length(v) ? s : NULL;
+}
+
+size_t hq_utf8_len(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xc0) != 0x80) n++;
+    return n;
+}

@@ -22,6 +22,11 @@ int hq_json_write(hq_buf *out, const json_t *v);
 int hq_json_write_string(hq_buf *out, const char *s, size_t len);
 /* Formats a double as JS does into out (>= 32 bytes). */
 void hq_json_format_number(double d, char *out);
+/* The value of a JSON string without embedded NUL bytes, or NULL (not a
+ * string, or it holds a NUL). Borrowed from v. */
+const char *hq_json_str(const json_t *v);
+/* Number of UTF-8 characters (code points) in s. */
+size_t hq_utf8_len(const char *s);
 /* Convenience: canonical text of v, caller frees with hq_free. */
 char *hq_json_dumps(const json_t *v, size_t *len);
 

@@ -59,3 +59,16 @@ int hq_pattern_match(const char *pattern, const char *type)
     }
     return strcmp(pattern, type) == 0;
 }
+
+int hq_event_id_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > 128) return 0;
+    for (; *s; s++) {
+        char c = *s;
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+              c == '.' || c == ':' || c == '-'))
+            return 0;
+    }
+    return 1;
+}

@@ -6,6 +6,8 @@
 #define HQ_MATCH_H
 
 int hq_type_valid(const char *type);
+/* An event id: 1..128 chars of [A-Za-z0-9_.:-]. */
+int hq_event_id_valid(const char *id);
 int hq_pattern_valid(const char *pattern);
 int hq_pattern_match(const char *pattern, const char *type);
 

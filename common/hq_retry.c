@@ -21,17 +21,6 @@ int64_t hq_retry_delay(const hq_schedule *s, int step, double rnd)
     return (int64_t)llround(d);
 }
 
-/* Days since the epoch for y-m-d (Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 static int num(const char *p, int n, int *v)
 {
     int x = 0;
@@ -66,7 +55,7 @@ static int parse_imf(const char *s, size_t n, int64_t *ms)
     if (mo < 0 || d < 1 || d > dim[mo - 1] || h > 23 || mi > 59 || sec > 60) return -1;
     if (mo == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) return -1;
     if (sec == 60) sec = 59;
-    *ms = (((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60 + sec) * 1000;
+    *ms = (((hq_days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60 + sec) * 1000;
     return 0;
 }
 

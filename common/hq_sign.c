@@ -14,17 +14,63 @@
 #include "hq_alloc.h"
 #include "hq_sign.h"
 
+static void sign_fail(void)
+{
+    static const char m[] = "hookq: HMAC-SHA256 failed\n";
+    ssize_t w = write(STDERR_FILENO, m, sizeof m - 1);
+    (void)w;
+    abort();
+}
+
+/* HMAC-SHA256 (RFC 2104) over the concatenation of n parts. The digest and
+ * its context are fetched once per thread and reused: OpenSSL 3's one-shot
+ * HMAC() looks the algorithm up and allocates a context on every call,
+ * which costs as much as hashing a 1 KiB body. */
+static void hmac_parts(const void *key, size_t keylen, const void *const *parts, const size_t *lens, int n,
+                       unsigned char out[HQ_SHA256_LEN])
+{
+    static __thread EVP_MD *md;
+    static __thread EVP_MD_CTX *ctx;
+    unsigned char k0[64], pad[64], inner[HQ_SHA256_LEN];
+    unsigned int ol = 0;
+    if (!ctx) {
+        md = EVP_MD_fetch(NULL, "SHA256", NULL);
+        ctx = EVP_MD_CTX_new();
+        if (!md || !ctx)
+            sign_fail();
+    }
+    memset(k0, 0, sizeof k0);
+    if (keylen > sizeof k0) {
+        if (!EVP_DigestInit_ex2(ctx, md, NULL) || !EVP_DigestUpdate(ctx, key, keylen) ||
+            !EVP_DigestFinal_ex(ctx, k0, &ol))
+            sign_fail();
+    } else if (keylen) {
+        memcpy(k0, key, keylen);
+    }
+    for (size_t i = 0; i < sizeof pad; i++)
+        pad[i] = k0[i] ^ 0x36;
+    if (!EVP_DigestInit_ex2(ctx, md, NULL) || !EVP_DigestUpdate(ctx, pad, sizeof pad))
+        sign_fail();
+    for (int i = 0; i < n; i++)
+        if (lens[i] && !EVP_DigestUpdate(ctx, parts[i], lens[i]))
+            sign_fail();
+    if (!EVP_DigestFinal_ex(ctx, inner, &ol))
+        sign_fail();
+    for (size_t i = 0; i < sizeof pad; i++)
+        pad[i] = k0[i] ^ 0x5c;
+    if (!EVP_DigestInit_ex2(ctx, md, NULL) || !EVP_DigestUpdate(ctx, pad, sizeof pad) ||
+        !EVP_DigestUpdate(ctx, inner, sizeof inner) || !EVP_DigestFinal_ex(ctx, out, &ol))
+        sign_fail();
+    OPENSSL_cleanse(k0, sizeof k0);
+    OPENSSL_cleanse(pad, sizeof pad);
+}
+
 void hq_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t msglen,
                     unsigned char out[HQ_SHA256_LEN])
 {
-    static const unsigned char empty[1] = { 0 };
-    unsigned int len = HQ_SHA256_LEN;
-    if (!HMAC(EVP_sha256(), keylen ? key : empty, (int)keylen, msglen ? msg : empty, msglen, out, &len)) {
-        static const char m[] = "hookq: HMAC-SHA256 failed\n";
-        ssize_t w = write(STDERR_FILENO, m, sizeof m - 1);
-        (void)w;
-        abort();
-    }
+    const void *parts[1] = { msg };
+    size_t lens[1] = { msglen };
+    hmac_parts(key, keylen, parts, lens, 1, out);
 }
 
 static void to_hex(const unsigned char *in, size_t n, char *out)
@@ -48,29 +94,12 @@ void hq_hmac_sha256_hex(const void *key, size_t keylen, const void *msg, size_t 
 void hq_sign_standard(const unsigned char *key, size_t keylen, const char *msg_id, int64_t ts_sec,
                       const char *body, size_t bodylen, char *out)
 {
-    char head[160];
-    int hl = snprintf(head, sizeof head, "%s.%lld.", msg_id, (long long)ts_sec);
+    char ts[32];
+    int tl = snprintf(ts, sizeof ts, ".%lld.", (long long)ts_sec);
     unsigned char mac[HQ_SHA256_LEN];
-    size_t idlen = strlen(msg_id);
-    if (hl >= 0 && (size_t)hl < sizeof head) {
-        size_t total = (size_t)hl + bodylen;
-        unsigned char *msg = hq_malloc(total ? total : 1);
-        memcpy(msg, head, (size_t)hl);
-        if (bodylen) memcpy(msg + hl, body, bodylen);
-        hq_hmac_sha256(key, keylen, msg, total, mac);
-        hq_free(msg);
-    } else {
-        /* Very long id: build the message in full. */
-        char ts[32];
-        int tl = snprintf(ts, sizeof ts, ".%lld.", (long long)ts_sec);
-        size_t total = idlen + (size_t)tl + bodylen;
-        unsigned char *msg = hq_malloc(total);
-        memcpy(msg, msg_id, idlen);
-        memcpy(msg + idlen, ts, (size_t)tl);
-        if (bodylen) memcpy(msg + idlen + tl, body, bodylen);
-        hq_hmac_sha256(key, keylen, msg, total, mac);
-        hq_free(msg);
-    }
+    const void *parts[3] = { msg_id, ts, body };
+    size_t lens[3] = { strlen(msg_id), tl > 0 ? (size_t)tl : 0, bodylen };
+    hmac_parts(key, keylen, parts, lens, 3, mac);
     memcpy(out, "v1,", 3);
     hq_base64_encode(mac, sizeof mac, out + 3);
 }

@@ -25,7 +25,7 @@ uint64_t hq_mono_ns(void)
 }
 
 /* Days since 1970-01-01 of the proleptic Gregorian date y-m-d (m 1..12). */
-static int64_t days_from_civil(int64_t y, int m, int d)
+int64_t hq_days_from_civil(int64_t y, int m, int d)
 {
     y -= m <= 2;
     int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -147,7 +147,7 @@ int hq_parse_rfc3339(const char *s, int64_t *ms, int *has_frac)
         return -1;
     }
     if (*p != '\0') return -1;
-    int64_t days = days_from_civil(y, mo, d);
+    int64_t days = hq_days_from_civil(y, mo, d);
     int64_t t = ((days * 24 + h) * 60 + mi) * 60 + sec;
     *ms = t * 1000 + frac - off;
     if (has_frac) *has_frac = hf;

@@ -17,6 +17,9 @@ void hq_rfc3339_ms(int64_t ms, char *out);
  * was given. Returns 0 or -1. */
 int hq_parse_rfc3339(const char *s, int64_t *ms, int *has_frac);
 
+/* Days since 1970-01-01 of the proleptic Gregorian date y-m-d (m 1..12). */
+int64_t hq_days_from_civil(int64_t y, int m, int d);
+
 /* Durations: an integer followed by ms, s, m, h or d ("500ms", "10s", "1m",
  * "2h", "7d"); a bare integer is seconds. Returns 0 and sets *ms, or -1. */
 int hq_parse_duration(const char *s, int64_t *ms);
