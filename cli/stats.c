@@ -26,7 +26,7 @@
 #define K_STREAM "stream_length|length|stream_len|xlen|stream"
 #define K_LAG "lag|consumer_lag"
 #define K_PENDING "pending|pel"
-#define K_RETRY "retry|retry_size|retrying|retry_set"
+#define K_RETRY "retry_scheduled|retry|retry_size|retrying|retry_set"
 #define K_DUE "retry_next_due|next_due|next_due_at|next_retry_at"
 #define K_DEAD "dead|dead_count"
 
@@ -38,12 +38,26 @@ static void on_signal(int sig)
     stop = 1;
 }
 
-/* "in 12s" / "now" for an epoch-ms due time; RFC 3339 text as is. */
+/* A due time as epoch ms: an integer, or RFC 3339 text (what the API
+ * sends). 0 or -1 (null, or another shape). */
+static int due_ms(const json_t *v, int64_t *ms)
+{
+    int frac;
+    if (json_is_integer(v)) {
+        *ms = json_integer_value(v);
+        return 0;
+    }
+    if (json_is_string(v) && hq_parse_rfc3339(json_string_value(v), ms, &frac) == 0) return 0;
+    return -1;
+}
+
+/* "in 12s" / "now" for a due time; other shapes as they are. */
 static char *due_cell(const json_t *v, int64_t now)
 {
     if (!v) return NULL;
-    if (!json_is_integer(v)) return cli_fmt("next_due", v);
-    int64_t d = json_integer_value(v) - now;
+    int64_t due;
+    if (due_ms(v, &due) != 0) return cli_fmt("next_due", v);
+    int64_t d = due - now;
     char buf[48], dur[32];
     if (d <= 0) return hq_strdup("now");
     hq_format_duration(d >= 1000 ? d / 1000 * 1000 : d, dur, sizeof dur);
@@ -114,8 +128,8 @@ static void print_shards(FILE *f, const json_t *shards, int64_t now)
         add(&sum[3], &have[3], cli_field(S, K_RETRY));                                      \
         add(&sum[4], &have[4], cli_field(S, K_DEAD));                                       \
         json_t *due_ = cli_field(S, K_DUE);                                                 \
-        if (json_is_integer(due_) &&                                                        \
-            (!min_due || json_integer_value(due_) < json_integer_value(min_due)))           \
+        int64_t dm_, mm_;                                                                   \
+        if (due_ms(due_, &dm_) == 0 && (!min_due || (due_ms(min_due, &mm_) == 0 && dm_ < mm_))) \
             min_due = due_;                                                                 \
     } while (0)
     if (json_is_array(shards)) {
@@ -147,7 +161,16 @@ static void print_workers(FILE *f, const json_t *w)
 {
     if (json_is_array(w)) {
         fprintf(f, "\nLive workers: %zu\n", json_array_size(w));
-        if (json_array_size(w)) cli_print_generic_table(f, w);
+        /* the epoch-ms "started"/"seen" repeat started_at/last_seen_at */
+        json_t *rows = json_deep_copy(w);
+        size_t i;
+        json_t *row;
+        json_array_foreach(rows, i, row) {
+            if (json_is_object(row) && json_object_get(row, "started_at")) json_object_del(row, "started");
+            if (json_is_object(row) && json_object_get(row, "last_seen_at")) json_object_del(row, "seen");
+        }
+        if (json_array_size(rows)) cli_print_generic_table(f, rows);
+        json_decref(rows);
     } else if (w) {
         char *s = cli_fmt("workers", w);
         fprintf(f, "\nLive workers: %s\n", s);

@@ -152,6 +152,39 @@ def test_black_hole_does_not_slow_a_fast_endpoint():
     base_rc.close()
 
 
+def test_black_hole_backlog_is_handed_back():
+    """A flood for a black hole must not take the worker's slots: past the
+    endpoint's backlog (2 x its concurrency) deliveries go back to the retry
+    set without using an attempt, and another endpoint keeps flowing even
+    with a small HOOKQ_CONCURRENCY."""
+    R = Redis()
+    P = Producer(R)
+    W = Worker(R, HOOKQ_ENDPOINT_CONCURRENCY=CAP, HOOKQ_TIMEOUT="2s", HOOKQ_CLAIM_IDLE="10s",
+               HOOKQ_RETRY_SCHEDULE="1h", HOOKQ_CONCURRENCY=16)
+    hole = BlackHole()
+    rc = fast_receiver()
+    P.endpoint("org-flood", hole.url(), events=["flood.*"])
+    P.endpoint("org-flood", rc.url("/fast"), events=["lead.*"])
+    for i in range(60):
+        P.publish("org-flood", "flood.event", {"i": i})
+    wait_for(lambda: metric(W.get("/metrics")[1], "hookq_deferred_total") > 0, 15, "deferred deliveries")
+    lat = fast_latencies(P, rc, "org-flood", 20)
+    print("    fast endpoint p95 during a 60-event flood to a black hole: %.3fs" % p95(lat), sorted(round(x, 3) for x in lat))
+    assert max(lat) < 3.0, sorted(lat)
+    with hole.lock:
+        assert hole.max_open <= CAP, (hole.max_open, CAP)
+    # deferring used no attempt: every flood delivery is still on its first
+    # attempt (pending, or retrying with n = 0 attempts made after a defer)
+    for s in range(4):
+        for did in R.cmd("ZRANGE", "hq:{%d}:retry" % s, 0, -1) or []:
+            h = R.cmd("HMGET", "hq:{%d}:dlv:%s" % (s, did), "n", "r")
+            assert h[0] in ("0", "1") and h[1] in ("0", "1"), (did, h)
+    assert W.stop() == 0, W.logtext()[-2000:]
+    P.stop()
+    hole.close()
+    rc.close()
+
+
 def test_rate_limit_is_shared_across_workers():
     R = Redis()
     P = Producer(R)
@@ -191,4 +224,5 @@ def test_rate_limit_is_shared_across_workers():
 
 
 if __name__ == "__main__":
-    run([test_black_hole_does_not_slow_a_fast_endpoint, test_rate_limit_is_shared_across_workers])
+    run([test_black_hole_does_not_slow_a_fast_endpoint, test_black_hole_backlog_is_handed_back,
+         test_rate_limit_is_shared_across_workers])
