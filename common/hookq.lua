@@ -39,6 +39,7 @@ end
 
 -- Seconds an event outlives the retention (see hookq_publish, hookq_complete).
 local SLACK = 3600
+local RECOVER_MAX = 5000
 
 -- " p1 p2 " subscription string against an event type: exact, "prefix.*", "*".
 local function matches(sub, typ)
@@ -91,7 +92,7 @@ local function publish(keys, args)
   end
   redis.call('HSET', evkey, 'id', eid, 'org', org, 'type', typ, 'ca', args[5], 'ts', args[6],
              'data', args[7], 'n', #targets, 'dl', table.concat(dls, ' '),
-             'created', now, 'test', args[12] or '0')
+             'created', now, 'test', args[12] or '0', 'keep', keep)
   redis.call('EXPIRE', evkey, keep + SLACK)
   redis.call('SADD', eidx, org)
   redis.call('EXPIRE', eidx, keep + SLACK)
@@ -275,6 +276,8 @@ local function complete(keys, args)
     end
   end
   if #acked > 0 then redis.call('XDEL', stream, unpack(acked)) end
+  -- dead deliveries leave the dead set with their hashes (after keep)
+  redis.call('ZREMRANGEBYSCORE', dead, '-inf', '(' .. (now - keep * 1000))
   -- Endpoint health, once per endpoint, as if applied attempt by attempt:
   -- `fails` counts failures since the last success, `ff` is the first
   -- failure of that streak; an ongoing streak older than disable-after
@@ -374,9 +377,14 @@ local function reclaim(keys, args)
       if e[1] then
         local f = {}
         for j = 1, #e[1][2], 2 do f[e[1][2][j]] = e[1][2][j + 1] end
-        local dk = tag .. 'dlv:' .. f.d
-        redis.call('HSET', dk, 'st', 'dead', 'reason', 'poison: claimed ' .. p[4] .. ' times without an outcome', 'upd', now)
-        redis.call('ZADD', dead, now, f.d)
+        if f.d then
+          local dk = tag .. 'dlv:' .. f.d
+          redis.call('HSET', dk, 'st', 'dead', 'reason', 'poison: claimed ' .. p[4] .. ' times without an outcome', 'upd', now)
+          redis.call('ZADD', dead, now, f.d)
+        else  -- not a hookq entry (no delivery id): recorded like a lost one
+          redis.call('HSET', tag .. 'lost', p[1], now)
+          redis.call('ZADD', dead, now, 'lost:' .. p[1])
+        end
         redis.call('XACK', stream, GROUP, p[1])
         redis.call('XDEL', stream, p[1])
         poisoned = poisoned + 1
@@ -415,8 +423,12 @@ local function requeue(tag, stream, retry, dead, did, now)
   redis.call('ZREM', retry, did)
   redis.call('ZREM', dead, did)
   if f[1] ~= 'retrying' and f[1] ~= 'pending' then
-    -- the event must outlive this attempt: hookq_complete re-arms its TTL
-    redis.call('PERSIST', f[3])
+    -- the event must outlive this attempt: it gets its retention again from
+    -- now (a scheduled retry extends it further, as after a publish); an
+    -- event from before 'keep' was stored is PERSISTed and re-armed by
+    -- hookq_complete
+    local keep = tonumber(redis.call('HGET', f[3], 'keep') or '')
+    if keep then event_extend(tag, f[3], keep + SLACK) else redis.call('PERSIST', f[3]) end
     redis.call('PERSIST', dk)
   end
   local sid = redis.call('XADD', stream, '*', 'd', did, 'e', f[2], 'k', f[3], 'n', tonumber(f[4]) + 1, 'r', 1)
@@ -438,7 +450,10 @@ Returns the number re-enqueued. --]]
 local function recover(keys, args)
   local tag, epid = args[1], args[2]
   local n = 0
-  local dids = redis.call('ZRANGEBYSCORE', keys[3], args[3], '+inf')
+  -- bounded: one call re-enqueues at most RECOVER_MAX (the API says so and
+  -- the caller can repeat with a later since); a huge dead set must not
+  -- block Redis
+  local dids = redis.call('ZRANGEBYSCORE', keys[3], args[3], '+inf', 'LIMIT', 0, RECOVER_MAX)
   local pre = {tag .. 'lost'}
   for _, did in ipairs(dids) do
     local dk = tag .. 'dlv:' .. did

@@ -1157,7 +1157,10 @@ static void cron_reclaim(struct hq_worker *w, int64_t now)
     char nows[24], idle[24], cnt[16], maxc[16], keep[24];
     snprintf(nows, sizeof nows, "%lld", (long long)now);
     snprintf(idle, sizeof idle, "%lld", (long long)w->claim_idle_ms);
-    snprintf(cnt, sizeof cnt, "%d", free_slots < 100 ? free_slots : 100);
+    /* the free slots are shared by every shard, as in maybe_read: one tick
+     * never claims more than HOOKQ_CONCURRENCY allows (+ shards - 1) */
+    int per = (free_slots + w->shards - 1) / w->shards;
+    snprintf(cnt, sizeof cnt, "%d", per < 100 ? per : 100);
     snprintf(maxc, sizeof maxc, "%d", w->max_claims);
     snprintf(keep, sizeof keep, "%lld", (long long)w->keep_s);
     for (int s = 0; s < w->shards; s++) {
@@ -1181,7 +1184,9 @@ static void keepalive_one(const char *key, void *val, void *arg)
 {
     struct keepalive_ctx *k = arg;
     struct delivery *d = val;
-    if (d->state == DLV_INFLIGHT || k->now - d->claimed_ms < k->w->claim_idle_ms / 2)
+    /* in-flight ones too: an attempt that started late in its claim may run
+     * up to its timeout (< HOOKQ_CLAIM_IDLE) past it */
+    if (k->now - d->claimed_ms < k->w->claim_idle_ms / 2)
         return;
     d->claimed_ms = k->now;
     (void)key;
@@ -1189,8 +1194,9 @@ static void keepalive_one(const char *key, void *val, void *arg)
     hq_buf_putc(&k->ids[d->shard], ' ');
 }
 
-/* Deliveries that wait long for an endpoint slot stay claimed: XCLAIM
- * JUSTID resets their idle time so no other worker reclaims them. */
+/* Deliveries held long (waiting for an endpoint slot, or an attempt that
+ * started late) stay claimed: XCLAIM JUSTID resets their idle time so no
+ * other worker reclaims them while this one is alive. */
 static void cron_keepalive(struct hq_worker *w, int64_t now)
 {
     struct keepalive_ctx k = { w, now, hq_calloc((size_t)w->shards, sizeof(hq_buf)) };
