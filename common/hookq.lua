@@ -473,13 +473,20 @@ end
 --[[ hookq_ep_put: create or replace an endpoint.
 KEYS: 1 endpoint hash, 2 org endpoint set
 ARGV: 1 endpoint id, 2 cfg JSON, 3 subscription string, 4 active '1'|'0',
-      5 org, 6 now, 7 mode 'create'|'update'
+      5 org, 6 now, 7 mode 'create'|'update', 8 (update, optional) the
+      version the caller read ('' = unconditional)
 Re-activating (act '0' -> '1') clears the disabled reason and the failure
 streak; other changes keep the streak.
-Returns the new version, or -1 if mode is update and it does not exist. --]]
+Returns the new version, -1 if mode is update and it does not exist, -2 if
+it changed since the caller's read. --]]
 local function ep_put(keys, args)
   local epk = keys[1]
   if args[7] == 'update' and redis.call('EXISTS', epk) == 0 then return -1 end
+  -- an update made from a read of version ARGV[8] must not overwrite a
+  -- change made since (another PATCH, a rotation, a worker disabling it)
+  if args[7] == 'update' and args[8] and args[8] ~= '' and redis.call('HGET', epk, 'ver') ~= args[8] then
+    return -2
+  end
   local was = redis.call('HGET', epk, 'act')
   redis.call('HSET', epk, 'cfg', args[2], 'sub', args[3], 'act', args[4], 'org', args[5], 'upd', args[6])
   if args[7] == 'create' then redis.call('HSET', epk, 'created', args[6], 'fails', '0') end

@@ -556,6 +556,8 @@ int producer_ep_parse(const struct producer *p, const redisReply *r, int shard, 
     out->fails = reply_ll(r->element[4]);
     out->ff_ms = reply_ll(r->element[5]);
     out->ok_ms = reply_ll(r->element[6]);
+    if (r->element[7]->type == REDIS_REPLY_STRING)
+        snprintf(out->ver, sizeof out->ver, "%s", r->element[7]->str);
     out->shard = shard;
     return 1;
 }
@@ -573,6 +575,7 @@ void producer_ep_hmget(const struct producer *p, int shard, const char *id, char
     producer_cmd_add(cmd, "fails");
     producer_cmd_add(cmd, "ff");
     producer_cmd_add(cmd, "ok_at");
+    producer_cmd_add(cmd, "ver");
 }
 
 int producer_ep_load(struct producer *p, hq_http_req *req, const char *id, producer_ep *out)

@@ -55,9 +55,12 @@ static int reject_unknown_field(struct producer *p, hq_http_req *req, json_t *bo
     return 0;
 }
 
-/* FCALL hookq_ep_put for e (mode "create" or "update"). Returns 1 written,
- * 0 gone (update of a deleted endpoint), -1 Redis unavailable. */
-static int ep_put(struct producer *p, const hq_endpoint *e, const char *mode)
+/* FCALL hookq_ep_put for e (mode "create" or "update"). An update carries
+ * the version its read saw (ver), so a concurrent change (another PATCH, a
+ * rotation, a worker disabling the endpoint) is not overwritten. Returns 1
+ * written, 0 gone (update of a deleted endpoint), 2 changed meanwhile, -1
+ * Redis unavailable. */
+static int ep_put(struct producer *p, const hq_endpoint *e, const char *mode, const char *ver)
 {
     int shard = hq_shard_of_id(e->id, (int)p->cfg.shards);
     char k_ep[HQ_KEY_MAX], k_eps[HQ_KEY_MAX * 2], now[24];
@@ -80,14 +83,21 @@ static int ep_put(struct producer *p, const hq_endpoint *e, const char *mode)
     producer_cmd_add(&cmd, e->org_id);
     producer_cmd_add(&cmd, now);
     producer_cmd_add(&cmd, mode);
+    producer_cmd_add(&cmd, ver ? ver : "");
     redisReply *r = producer_redis_cmd(p, &cmd);
     int rc;
     if (producer_reply_failed(p, r) || r->type != REDIS_REPLY_INTEGER) rc = -1;
-    else rc = r->integer < 0 ? 0 : 1;
+    else rc = r->integer == -2 ? 2 : r->integer < 0 ? 0 : 1;
     if (r) freeReplyObject(r);
     hq_free(cfg);
     hq_free(sub);
     return rc;
+}
+
+static void conflict(struct producer *p, hq_http_req *req)
+{
+    producer_error(p, req, 409, "conflict",
+                   "the endpoint changed while this request was applied; read it again and retry", NULL);
 }
 
 static void ep_create(struct producer *p, hq_http_req *req)
@@ -110,7 +120,7 @@ static void ep_create(struct producer *p, hq_http_req *req)
     pe.shard = hq_shard_of_org(pe.ep.org_id, (int)p->cfg.shards);
     hq_id_endpoint(pe.shard, pe.ep.id);
     pe.ep.created_ms = pe.ep.updated_ms = hq_now_ms();
-    int rc = ep_put(p, &pe.ep, "create");
+    int rc = ep_put(p, &pe.ep, "create", NULL);
     if (rc <= 0) producer_unavailable(p, req);
     else producer_json(p, req, 201, producer_ep_view(&pe, 1), NULL);
     producer_ep_free(&pe);
@@ -199,7 +209,7 @@ static void ep_patch(struct producer *p, hq_http_req *req, producer_ep *cur)
     int64_t dis_ms = ne.ep.disabled_ms;
     ne.ep.disabled_reason = NULL;
     ne.ep.disabled_ms = 0;
-    int rc = ep_put(p, &ne.ep, "update");
+    int rc = ep_put(p, &ne.ep, "update", cur->ver);
     /* hookq_ep_put clears the disabled reason and the failure streak only
      * when it re-activates the endpoint; otherwise both stay as they are */
     ne.ok_ms = cur->ok_ms;
@@ -217,6 +227,7 @@ static void ep_patch(struct producer *p, hq_http_req *req, producer_ep *cur)
     }
     if (rc < 0) producer_unavailable(p, req);
     else if (rc == 0) producer_not_found(p, req, "no endpoint with this id");
+    else if (rc == 2) conflict(p, req);
     else producer_json(p, req, 200, producer_ep_view(&ne, 0), NULL);
     producer_ep_free(&ne);
 }
@@ -277,9 +288,13 @@ static void ep_rotate(struct producer *p, hq_http_req *req, producer_ep *cur)
     hq_free(e->disabled_reason);
     e->disabled_reason = NULL;
     e->disabled_ms = 0;
-    int rc = ep_put(p, e, "update");
+    int rc = ep_put(p, e, "update", cur->ver);
     if (rc < 0) {
         producer_unavailable(p, req);
+        return;
+    }
+    if (rc == 2) {
+        conflict(p, req);
         return;
     }
     if (rc == 0) {

@@ -160,11 +160,12 @@ typedef struct producer_ep {
     long long fails;             /* consecutive failed attempts */
     int64_t ff_ms;               /* first failure of the streak, 0 = none */
     int64_t ok_ms;               /* last success, 0 = none */
+    char ver[24];                /* the hash's `ver` when loaded: writes check it */
 } producer_ep;
 
-/* Builds "HMGET <tag>ep:<id> cfg act dis_reason dis_at fails ff ok_at" into
- * cmd; key (>= HQ_KEY_MAX) holds the key and must outlive cmd. */
-#define PRODUCER_EP_NFIELDS 7
+/* Builds "HMGET <tag>ep:<id> cfg act dis_reason dis_at fails ff ok_at ver"
+ * into cmd; key (>= HQ_KEY_MAX) holds the key and must outlive cmd. */
+#define PRODUCER_EP_NFIELDS 8
 void producer_ep_hmget(const struct producer *p, int shard, const char *id, char *key, producer_cmd *cmd);
 /* Parses that HMGET reply: 1 loaded (caller frees with producer_ep_free),
  * 0 the endpoint does not exist, -1 the stored form is corrupt. Sealed

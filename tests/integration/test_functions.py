@@ -78,6 +78,18 @@ def test_recover_is_bounded():
     assert n == 0
 
 
+def test_endpoint_update_from_a_stale_read_is_refused():
+    k, eps = T + "ep:ep_v000", T + "org:ov:eps"
+    v1 = R.cmd("FCALL", "hookq_ep_put", 2, k, eps, "ep_v000", "{}", " * ", "1", "ov", now(), "create")
+    v2 = R.cmd("FCALL", "hookq_ep_put", 2, k, eps, "ep_v000", '{"a":1}', " * ", "1", "ov", now(), "update", v1)
+    assert v2 == v1 + 1, (v1, v2)
+    # a second writer that read v1 (e.g. a PATCH racing a rotation) loses
+    assert R.cmd("FCALL", "hookq_ep_put", 2, k, eps, "ep_v000", '{"b":2}', " * ", "1", "ov", now(), "update",
+                 v1) == -2
+    assert R.cmd("HGET", k, "cfg") == '{"a":1}'
+
+
 if __name__ == "__main__":
     run([test_malformed_poison_entry_does_not_break_reclaim, test_dead_set_is_pruned_after_the_retention,
-         test_event_resent_before_any_attempt_keeps_a_ttl, test_recover_is_bounded])
+         test_event_resent_before_any_attempt_keeps_a_ttl, test_recover_is_bounded,
+         test_endpoint_update_from_a_stale_read_is_refused])
