@@ -159,6 +159,29 @@ def hgetall(r, key):
     return dict(zip(v[0::2], v[1::2]))
 
 
+def delivery_hashes(r, shards=4, prefix="hq", **match):
+    """Every delivery hash (<prefix>:{s}:dlv:*) whose fields equal match
+    (e.g. org="o1" or ep="ep_..."), each with its key under "_key"."""
+    out = []
+    for s in range(shards):
+        cursor = "0"
+        while True:
+            cursor, keys = r.cmd("SCAN", cursor, "MATCH", "%s:{%d}:dlv:*" % (prefix, s), "COUNT", 1000)
+            for k in keys:
+                h = hgetall(r, k)
+                if all(h.get(f) == v for f, v in match.items()):
+                    h["_key"] = k
+                    out.append(h)
+            if cursor == "0":
+                break
+    return out
+
+
+def compact(v):
+    """JSON.stringify's bytes for values without floats: no spaces, raw UTF-8."""
+    return json.dumps(v, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 # ---------------------------------------------------------------- processes
 class Proc:
     """A hookq binary started with an environment; logs go to a file."""

@@ -20,7 +20,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
-from harness import (Producer, Received, Receiver, Redis, Worker, hgetall, run, standard_verify,  # noqa: E402
+from harness import (Producer, Received, Receiver, Redis, Worker, compact, delivery_hashes, run,  # noqa: E402
+                     standard_verify,
                      tmpdir, wait_for)
 
 CAPTURE = os.environ.get("HOOKQ_COMPAT_CAPTURE")  # optional file collecting what receivers got
@@ -90,26 +91,9 @@ class RecvProc:
             self.proc.wait(10)
 
 
-def compact(v):
-    """JSON.stringify's bytes for values without floats: no spaces, raw UTF-8."""
-    return json.dumps(v, separators=(",", ":"), ensure_ascii=False).encode()
-
-
 def deliveries(ep_id):
     """The delivery hashes (hq:{s}:dlv:*) of one endpoint."""
-    out = []
-    for s in range(4):
-        cursor = "0"
-        while True:
-            cursor, keys = R.cmd("SCAN", cursor, "MATCH", "hq:{%d}:dlv:*" % s, "COUNT", 1000)
-            for k in keys:
-                h = hgetall(R, k)
-                if h.get("ep") == ep_id:
-                    h["_key"] = k
-                    out.append(h)
-            if cursor == "0":
-                break
-    return out
+    return delivery_hashes(R, ep=ep_id)
 
 
 def wait_state(ep_id, st, n=1, timeout=15):

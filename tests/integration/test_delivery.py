@@ -8,32 +8,12 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (Producer, Receiver, Redis, Worker, hex_sig, hgetall, metric, run,  # noqa: E402
+from harness import (Producer, compact, delivery_hashes, Receiver, Redis, Worker, hex_sig, metric, run,  # noqa: E402
                      scripted, standard_verify, wait_for)
 
 R = Redis()
 P = Producer(R)
 W = Worker(R, HOOKQ_RETRY_SCHEDULE="1s,1s")
-
-
-def find_deliveries(org):
-    out = []
-    for s in range(4):
-        cursor = "0"
-        while True:
-            cursor, keys = R.cmd("SCAN", cursor, "MATCH", "hq:{%d}:dlv:*" % s, "COUNT", 1000)
-            for k in keys:
-                h = hgetall(R, k)
-                if h.get("org") == org:
-                    h["_key"] = k
-                    out.append(h)
-            if cursor == "0":
-                break
-    return out
-
-
-def compact(v):
-    return json.dumps(v, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def test_request_is_exact_and_signed():
@@ -96,7 +76,7 @@ def test_retries_then_success_with_same_body():
     assert reqs[1].time - reqs[0].time >= 0.85, reqs[1].time - reqs[0].time
     assert reqs[2].time - reqs[1].time >= 0.85
     assert time.time() - t0 < 15
-    d = wait_for(lambda: [x for x in find_deliveries("org-retry") if x["st"] == "delivered"], 10, "delivered state")
+    d = wait_for(lambda: [x for x in delivery_hashes(R, org="org-retry") if x["st"] == "delivered"], 10, "delivered state")
     assert d[0]["n"] == "3", d
     assert "a1" in d[0] and json.loads(d[0]["a1"])["http_status"] == 500, d[0]
     rc.close()
@@ -107,7 +87,7 @@ def test_dead_after_last_attempt():
     P.endpoint("org-dead", rc.url(), events=["*"])
     P.publish("org-dead", "invoice.paid", {"i": 2})
     rc.wait(3, timeout=20)
-    d = wait_for(lambda: [x for x in find_deliveries("org-dead") if x["st"] == "dead"], 10, "dead state")
+    d = wait_for(lambda: [x for x in delivery_hashes(R, org="org-dead") if x["st"] == "dead"], 10, "dead state")
     did = d[0]["_key"].rsplit(":", 1)[1]
     shard = re.search(r"\{(\d+)\}", d[0]["_key"]).group(1)
     assert R.cmd("ZSCORE", "hq:{%s}:dead" % shard, did) is not None
@@ -123,7 +103,7 @@ def test_per_endpoint_schedule():
     P.endpoint("org-sched", rc.url(), events=["*"], retry_schedule="1s")
     P.publish("org-sched", "a.b", {})
     rc.wait(2, timeout=15)
-    wait_for(lambda: [x for x in find_deliveries("org-sched") if x["st"] == "dead"], 10, "dead state")
+    wait_for(lambda: [x for x in delivery_hashes(R, org="org-sched") if x["st"] == "dead"], 10, "dead state")
     time.sleep(1.5)
     assert rc.count() == 2, rc.count()
     rc.close()
@@ -147,7 +127,7 @@ def test_410_disables_endpoint():
     st, j = wait_for(lambda: (lambda r: r if r[1] and r[1].get("is_active") is False else None)(
         P.api("GET", "/v1/endpoints/" + ep["id"])), 10, "endpoint disabled")
     assert j["disabled_reason"], j
-    d = wait_for(lambda: [x for x in find_deliveries("org-gone") if x["st"] == "dead"], 10, "dead state")
+    d = wait_for(lambda: [x for x in delivery_hashes(R, org="org-gone") if x["st"] == "dead"], 10, "dead state")
     assert d
     # no new deliveries to a disabled endpoint
     assert P.publish("org-gone", "a.b", {})["deliveries"] == 0
