@@ -622,11 +622,10 @@ static json_t *secret_out(const hq_endpoint *e, const hq_keyring *kr, const char
     return v;
 }
 
-char *hq_endpoint_to_storage(const hq_endpoint *e, const hq_keyring *kr)
+/* The fields the stored and the API form share, in the same order:
+ * identity and subscription, then the delivery formats. */
+static void put_identity(json_t *o, const hq_endpoint *e)
 {
-    json_t *o = json_object();
-    json_object_set_new(o, "v", json_integer(1));
-    if (kr) json_object_set_new(o, "sealed", json_true());
     json_object_set_new(o, "id", json_string(e->id));
     json_object_set_new(o, "org_id", str_or_null(e->org_id));
     json_object_set_new(o, "name", str_or_null(e->name));
@@ -636,6 +635,21 @@ char *hq_endpoint_to_storage(const hq_endpoint *e, const hq_keyring *kr)
     for (int i = 0; i < e->nevents; i++) json_array_append_new(ev, json_string(e->events[i]));
     json_object_set_new(o, "events", ev);
     json_object_set_new(o, "is_active", json_boolean(e->is_active));
+}
+
+static void put_formats(json_t *o, const hq_endpoint *e)
+{
+    json_object_set_new(o, "signature_header", str_or_null(e->signature_header));
+    json_object_set_new(o, "signature_format", json_string(hq_sig_format_name(e->signature_format)));
+    json_object_set_new(o, "payload_format", json_string(hq_payload_format_name(e->payload_format)));
+}
+
+char *hq_endpoint_to_storage(const hq_endpoint *e, const hq_keyring *kr)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "v", json_integer(1));
+    if (kr) json_object_set_new(o, "sealed", json_true());
+    put_identity(o, e);
     json_t *a = json_object();
     json_object_set_new(a, "type", json_string(hq_auth_type_name(e->auth_type)));
     if (e->auth_username) json_object_set_new(a, "username", json_string(e->auth_username));
@@ -646,9 +660,7 @@ char *hq_endpoint_to_storage(const hq_endpoint *e, const hq_keyring *kr)
     for (int i = 0; i < e->nheaders; i++)
         json_array_append_new(h, json_pack("[ss]", e->headers[i].name, e->headers[i].value));
     json_object_set_new(o, "headers", h);
-    json_object_set_new(o, "signature_header", str_or_null(e->signature_header));
-    json_object_set_new(o, "signature_format", json_string(hq_sig_format_name(e->signature_format)));
-    json_object_set_new(o, "payload_format", json_string(hq_payload_format_name(e->payload_format)));
+    put_formats(o, e);
     if (e->has_schedule) {
         json_t *s = json_array();
         for (int i = 0; i < e->schedule.n; i++) json_array_append_new(s, json_integer(e->schedule.delay_ms[i]));
@@ -839,15 +851,7 @@ static json_t *time_or_null(int64_t ms)
 json_t *hq_endpoint_to_api(const hq_endpoint *e, int include_secret)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "id", json_string(e->id));
-    json_object_set_new(o, "org_id", str_or_null(e->org_id));
-    json_object_set_new(o, "name", str_or_null(e->name));
-    json_object_set_new(o, "description", str_or_null(e->description));
-    json_object_set_new(o, "url", str_or_null(e->url));
-    json_t *ev = json_array();
-    for (int i = 0; i < e->nevents; i++) json_array_append_new(ev, json_string(e->events[i]));
-    json_object_set_new(o, "events", ev);
-    json_object_set_new(o, "is_active", json_boolean(e->is_active));
+    put_identity(o, e);
     json_t *a = json_object();
     json_object_set_new(a, "type", json_string(hq_auth_type_name(e->auth_type)));
     if (e->auth_type == HQ_AUTH_BASIC && e->auth_username)
@@ -857,9 +861,7 @@ json_t *hq_endpoint_to_api(const hq_endpoint *e, int include_secret)
     for (int i = 0; i < e->nheaders; i++)
         json_object_set_new(h, e->headers[i].name, json_string(e->headers[i].value));
     json_object_set_new(o, "headers", h);
-    json_object_set_new(o, "signature_header", str_or_null(e->signature_header));
-    json_object_set_new(o, "signature_format", json_string(hq_sig_format_name(e->signature_format)));
-    json_object_set_new(o, "payload_format", json_string(hq_payload_format_name(e->payload_format)));
+    put_formats(o, e);
     if (e->has_schedule) {
         char buf[HQ_SCHEDULE_MAX * 16];
         hq_format_schedule(&e->schedule, buf, sizeof buf);
