@@ -183,3 +183,25 @@ int cli_call(const cli_ctx *c, const char *method, const char *path, const json_
     curl_easy_cleanup(h);
     return rc;
 }
+
+int cli_call_path(const cli_ctx *c, const char *method, hq_buf *path, const json_t *body,
+                  cli_resp *resp)
+{
+    int rc = cli_call(c, method, path->data, body, resp);
+    hq_buf_free(path);
+    return rc;
+}
+
+json_t *cli_list_of(const cli_ctx *c, const cli_resp *r)
+{
+    if (c->json) {
+        cli_print_raw(r);
+        return NULL;
+    }
+    json_t *list = json_is_array(r->json) ? r->json : json_object_get(r->json, "data");
+    if (!json_is_array(list)) {
+        cli_print_json(stdout, r->json);
+        return NULL;
+    }
+    return list;
+}

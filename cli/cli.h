@@ -91,6 +91,13 @@ typedef struct cli_resp {
 int cli_call(const cli_ctx *c, const char *method, const char *path, const json_t *body,
              cli_resp *resp);
 void cli_resp_free(cli_resp *r);
+/* cli_call on a path built in a buffer, which it frees. */
+int cli_call_path(const cli_ctx *c, const char *method, hq_buf *path, const json_t *body,
+                  cli_resp *resp);
+/* The list in a 2xx answer (a bare array or the "data" of an object), to be
+ * shown as a table; NULL when it was already printed: as is with --json, or
+ * as JSON when the answer holds no list. */
+json_t *cli_list_of(const cli_ctx *c, const cli_resp *r);
 /* Sets the flag cli_call's transfers poll: when non-zero they abort (Ctrl-C
  * during stats --watch). */
 void cli_api_set_abort_flag(volatile int *flag);

@@ -80,18 +80,10 @@ int cli_deliveries_list(cli_ctx *c, cli_args *a)
     cli_query(&p, "cursor", cli_arg(a, "cursor"));
     cli_query(&p, "org_id", cli_arg(a, "org"));
     cli_resp r;
-    int rc = cli_call(c, "GET", p.data, NULL, &r);
-    hq_buf_free(&p);
+    int rc = cli_call_path(c, "GET", &p, NULL, &r);
     if (rc != CLI_EXIT_OK) goto out;
-    if (c->json) {
-        cli_print_raw(&r);
-        goto out;
-    }
-    json_t *list = json_is_array(r.json) ? r.json : json_object_get(r.json, "data");
-    if (!json_is_array(list)) {
-        cli_print_json(stdout, r.json);
-        goto out;
-    }
+    json_t *list = cli_list_of(c, &r);
+    if (!list) goto out;
     cli_table *t = cli_attempts_table_new();
     size_t i;
     json_t *x;
@@ -115,8 +107,7 @@ int cli_resend(cli_ctx *c, cli_args *a)
     cli_url_escape(&p, a->pos[0]);
     hq_buf_puts(&p, "/resend");
     cli_resp r;
-    int rc = cli_call(c, "POST", p.data, NULL, &r);
-    hq_buf_free(&p);
+    int rc = cli_call_path(c, "POST", &p, NULL, &r);
     if (rc == CLI_EXIT_OK) {
         if (c->json) cli_print_raw(&r);
         else if (json_is_object(r.json) && json_object_size(r.json)) cli_print_detail(stdout, r.json, NULL);
@@ -162,8 +153,7 @@ int cli_recover(cli_ctx *c, cli_args *a)
     hq_buf_puts(&p, "/recover");
     cli_query(&p, "org_id", cli_arg(a, "org"));
     cli_resp r;
-    int rc = cli_call(c, "POST", p.data, body, &r);
-    hq_buf_free(&p);
+    int rc = cli_call_path(c, "POST", &p, body, &r);
     json_decref(body);
     if (rc == CLI_EXIT_OK) {
         if (c->json) cli_print_raw(&r);

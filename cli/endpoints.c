@@ -244,18 +244,10 @@ int cli_endpoints_list(cli_ctx *c, cli_args *a)
     hq_buf_puts(&p, "/v1/endpoints");
     cli_query(&p, "org_id", cli_arg(a, "org"));
     cli_resp r;
-    int rc = cli_call(c, "GET", p.data, NULL, &r);
-    hq_buf_free(&p);
+    int rc = cli_call_path(c, "GET", &p, NULL, &r);
     if (rc != CLI_EXIT_OK) goto out;
-    if (c->json) {
-        cli_print_raw(&r);
-        goto out;
-    }
-    json_t *list = json_is_array(r.json) ? r.json : json_object_get(r.json, "data");
-    if (!json_is_array(list)) {
-        cli_print_json(stdout, r.json);
-        goto out;
-    }
+    json_t *list = cli_list_of(c, &r);
+    if (!list) goto out;
     static const char *const heads[] = { "ID", "NAME", "URL", "EVENTS", "STATE" };
     cli_table *t = cli_table_new(5, heads);
     size_t i;
@@ -293,8 +285,7 @@ int cli_endpoints_get(cli_ctx *c, cli_args *a)
     hq_buf p;
     ep_path(&p, id, "", a);
     cli_resp r;
-    int rc = cli_call(c, "GET", p.data, NULL, &r);
-    hq_buf_free(&p);
+    int rc = cli_call_path(c, "GET", &p, NULL, &r);
     if (rc == CLI_EXIT_OK) {
         if (c->json) cli_print_raw(&r);
         else print_endpoint(r.json);
@@ -316,8 +307,7 @@ int cli_endpoints_update(cli_ctx *c, cli_args *a)
     hq_buf p;
     ep_path(&p, id, "", a);
     cli_resp r;
-    int rc = cli_call(c, "PATCH", p.data, body, &r);
-    hq_buf_free(&p);
+    int rc = cli_call_path(c, "PATCH", &p, body, &r);
     json_decref(body);
     if (rc == CLI_EXIT_OK) {
         if (c->json) cli_print_raw(&r);
@@ -335,8 +325,7 @@ int cli_endpoints_delete(cli_ctx *c, cli_args *a)
     hq_buf p;
     ep_path(&p, id, "", a);
     cli_resp r;
-    int rc = cli_call(c, "DELETE", p.data, NULL, &r);
-    hq_buf_free(&p);
+    int rc = cli_call_path(c, "DELETE", &p, NULL, &r);
     if (rc == CLI_EXIT_OK) {
         if (c->json) cli_print_raw(&r);
         else printf("deleted %s\n", id);
@@ -354,8 +343,7 @@ int cli_endpoints_rotate(cli_ctx *c, cli_args *a)
     hq_buf p;
     ep_path(&p, id, "/rotate-secret", a);
     cli_resp r;
-    int rc = cli_call(c, "POST", p.data, json_object_size(body) ? body : NULL, &r);
-    hq_buf_free(&p);
+    int rc = cli_call_path(c, "POST", &p, json_object_size(body) ? body : NULL, &r);
     json_decref(body);
     if (rc == CLI_EXIT_OK) {
         if (c->json) cli_print_raw(&r);
@@ -376,8 +364,7 @@ int cli_endpoints_test(cli_ctx *c, cli_args *a)
     hq_buf p;
     ep_path(&p, id, "/test", a);
     cli_resp r;
-    int rc = cli_call(c, "POST", p.data, body, &r);
-    hq_buf_free(&p);
+    int rc = cli_call_path(c, "POST", &p, body, &r);
     json_decref(body);
     if (rc == CLI_EXIT_OK) {
         if (c->json) cli_print_raw(&r);

@@ -120,8 +120,7 @@ int cli_events_get(cli_ctx *c, cli_args *a)
     cli_url_escape(&p, a->pos[0]);
     cli_query(&p, "org_id", cli_arg(a, "org"));
     cli_resp r;
-    int rc = cli_call(c, "GET", p.data, NULL, &r);
-    hq_buf_free(&p);
+    int rc = cli_call_path(c, "GET", &p, NULL, &r);
     if (rc != CLI_EXIT_OK) goto out;
     if (c->json) {
         cli_print_raw(&r);
