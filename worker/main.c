@@ -51,6 +51,25 @@ static void url_display(const hq_redis_url *u, char *out, size_t n)
         snprintf(out, n, "redis://%s:%d/%d", u->host, u->port, u->db);
 }
 
+/* Judges the reply to HGET <prefix>:meta shards (why = the connection's error
+ * when there is no reply). 0 when it matches HOOKQ_SHARDS; else -1 with err. */
+static int meta_shards_ok(const struct hq_worker *w, const redisReply *r, const char *why, const char *disp,
+                          const char *meta, char *err, size_t errlen)
+{
+    char shards[16];
+    snprintf(shards, sizeof shards, "%d", w->shards);
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        snprintf(err, errlen, "HOOKQ_REDIS_URL: '%s': %s", disp, r ? r->str : why);
+        return -1;
+    }
+    if (r->type == REDIS_REPLY_STRING && strcmp(r->str, shards) != 0) {
+        snprintf(err, errlen, "HOOKQ_SHARDS: %d does not match the %s shards recorded in %s",
+                 w->shards, r->str, meta);
+        return -1;
+    }
+    return 0;
+}
+
 /* redis-cluster://: the same checks through hq_cluster: the slot map is
  * read from the seeds, the meta key is checked on its master and the
  * function library is loaded on every master. */
@@ -74,15 +93,7 @@ static int startup_check_cluster(struct hq_worker *w, const char *disp, char *er
     r = hq_cluster_command(c, 4, a2, NULL, e, sizeof e);
     if (r) freeReplyObject(r);
     r = hq_cluster_command(c, 3, a3, NULL, e, sizeof e);
-    int rc = 0;
-    if (!r || r->type == REDIS_REPLY_ERROR) {
-        snprintf(err, errlen, "HOOKQ_REDIS_URL: '%s': %s", disp, r ? r->str : e);
-        rc = -1;
-    } else if (r->type == REDIS_REPLY_STRING && strcmp(r->str, shards) != 0) {
-        snprintf(err, errlen, "HOOKQ_SHARDS: %d does not match the %s shards recorded in %s",
-                 w->shards, r->str, meta);
-        rc = -1;
-    }
+    int rc = meta_shards_ok(w, r, e, disp, meta, err, errlen);
     if (r) freeReplyObject(r);
     if (rc == 0 && hq_cluster_load_functions(c, e, sizeof e) != 0) {
         snprintf(err, errlen, "HOOKQ_REDIS_URL: '%s': cannot load the function library: %s", disp, e);
@@ -121,15 +132,7 @@ static int startup_check(struct hq_worker *w, char *err, size_t errlen)
     r = redisCommand(c, "HSETNX %s created %s", meta, now);
     if (r) freeReplyObject(r);
     r = redisCommand(c, "HGET %s shards", meta);
-    int rc = 0;
-    if (!r || r->type == REDIS_REPLY_ERROR) {
-        snprintf(err, errlen, "HOOKQ_REDIS_URL: '%s': %s", disp, r ? r->str : c->errstr);
-        rc = -1;
-    } else if (r->type == REDIS_REPLY_STRING && strcmp(r->str, shards) != 0) {
-        snprintf(err, errlen, "HOOKQ_SHARDS: %d does not match the %s shards recorded in %s",
-                 w->shards, r->str, meta);
-        rc = -1;
-    }
+    int rc = meta_shards_ok(w, r, c->errstr, disp, meta, err, errlen);
     if (r) freeReplyObject(r);
     if (rc == 0 && hq_redis_load_functions(c, e, sizeof e) != 0) {
         snprintf(err, errlen, "HOOKQ_REDIS_URL: '%s': cannot load the function library: %s", disp, e);
