@@ -115,6 +115,19 @@ def test_created_at_kept_and_defaulted():
     assert ev and ev["ca"] == "2026-04-12T15:32:11Z", ev
 
 
+def test_idempotency_window_is_at_least_24h():
+    """SPEC 3: ingest is idempotent on (org_id, id) for at least 24 h, even
+    when the retention is shorter: the event (the idempotency record) lives
+    max(HOOKQ_RETENTION, 24h)."""
+    p2 = Producer(R, HOOKQ_RETENTION="1h")
+    st, j = p2.api("POST", "/v1/events", {"type": "a.b", "org_id": "org-24h", "id": "e-24h", "data": {}})
+    assert st == 202, (st, j)
+    ttls = [R.cmd("TTL", "hq:{%d}:ev:org-24h:e-24h" % s) for s in range(4)]
+    ttl = max(ttls)
+    assert ttl >= 86400 - 60, ttls
+    p2.stop()
+
+
 def test_batch_results_in_order():
     events = [{"type": "lead.created", "org_id": "org-batch", "data": {"i": i}} for i in range(5)]
     events.insert(2, {"type": "bad type", "org_id": "org-batch", "data": {}})
@@ -152,5 +165,6 @@ if __name__ == "__main__":
     run([test_auth_required, test_malformed_json_is_400_with_position,
          test_invalid_fields_are_422_naming_the_field, test_valid_types, test_body_too_large_is_413,
          test_fanout_matches_patterns_and_isolates_orgs, test_idempotent_on_org_and_id,
-         test_created_at_kept_and_defaulted, test_batch_results_in_order,
+         test_created_at_kept_and_defaulted, test_idempotency_window_is_at_least_24h,
+         test_batch_results_in_order,
          test_healthz_and_metrics, test_redis_down_is_503_then_recovers])
