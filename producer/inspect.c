@@ -121,6 +121,22 @@ static int replies_ok(struct producer *p, redisReply **rs, int n)
     return 1;
 }
 
+/* Runs n commands pipelined into rs. If Redis is unavailable or any reply
+ * is an error, answers 503 itself, frees what came back and returns -1. */
+static int pipeline_all(struct producer *p, hq_http_req *req, const producer_cmd *cmds, int n, redisReply **rs)
+{
+    if (producer_redis_pipeline(p, cmds, n, rs) != 0) {
+        producer_unavailable(p, req);
+        return -1;
+    }
+    if (!replies_ok(p, rs, n)) {
+        free_replies(rs, n);
+        producer_unavailable(p, req);
+        return -1;
+    }
+    return 0;
+}
+
 /* Shard of a hookq id with the given prefix ("dlv_", "ep_"), or -1. */
 static int shard_of(const struct producer *p, const char *id, const char *prefix)
 {
@@ -157,15 +173,8 @@ static int event_locate(struct producer *p, hq_http_req *req, const char *id, ch
         producer_cmd_add(&cmds[s], "SMEMBERS");
         producer_cmd_add(&cmds[s], keys[s]);
     }
-    if (producer_redis_pipeline(p, cmds, n, rs) != 0) {
-        producer_unavailable(p, req);
+    if (pipeline_all(p, req, cmds, n, rs) != 0)
         goto out;
-    }
-    if (!replies_ok(p, rs, n)) {
-        producer_unavailable(p, req);
-        free_replies(rs, n);
-        goto out;
-    }
     int found = 0;
     for (int s = 0; s < n; s++) {
         if (rs[s]->type != REDIS_REPLY_ARRAY) continue;
@@ -559,15 +568,8 @@ static void route_log(struct producer *p, hq_http_req *req, const char *epid)
         producer_cmd_add(&cmds[i], "eid");
         producer_cmd_add(&cmds[i], "type");
     }
-    if (producer_redis_pipeline(p, cmds, nout, hs) != 0) {
-        producer_unavailable(p, req);
+    if (pipeline_all(p, req, cmds, nout, hs) != 0)
         goto out;
-    }
-    if (!replies_ok(p, hs, nout)) {
-        free_replies(hs, nout);
-        producer_unavailable(p, req);
-        goto out;
-    }
     json_t *data = json_array();
     for (int i = 0; i < nout; i++) json_array_append_new(data, log_view(&picks[i], hs[i]));
     free_replies(hs, nout);
