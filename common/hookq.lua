@@ -63,7 +63,10 @@ ARGV: 1 tag, 2 org, 3 event id, 4 type, 5 created_at text, 6 created_at ms,
       11 only this endpoint id ('' = every matching endpoint), 12 test flag
 Returns {'new'|'dup', deliveries} or {'noep', 0} when ARGV[11] is not an
 endpoint of the org. The event and its id index expire keep + SLACK seconds
-from now; hookq_complete extends that past every scheduled retry. --]]
+from now; hookq_complete extends that past every scheduled retry.
+hookq_publish_batch below does the same for many events at once: a change
+to what a publish writes is made in both (tests/integration/
+test_publish_batch.py checks that they write the same). --]]
 local function publish(keys, args)
   local evkey, eps, stream, eidx = keys[1], keys[2], keys[3], keys[4]
   local tag, org, eid, typ = args[1], args[2], args[3], args[4]
@@ -102,6 +105,146 @@ local function publish(keys, args)
   redis.call('HINCRBY', tag .. 'stats', 'events', 1)
   if #targets > 0 then redis.call('HINCRBY', tag .. 'stats', 'deliveries', #targets) end
   return {'new', #targets}
+end
+
+--[[ hookq_publish_batch: hookq_publish (every endpoint, not a test event)
+for many events of one shard in one call, with the same effects as calling
+it for each event in turn: a repeat of an (org, id) published before, or
+earlier in the list, is a replay and writes nothing; each event's fan-out
+is atomic (so is the whole call).
+KEYS: 1 shard stream, then the event hash of each event, in order
+ARGV: 1 tag, 2 now ms, 3 keep seconds (>= 86400), 4 shard as 3 hex digits,
+      then 6 per event: org, event id, type, created_at text,
+      created_at ms, data (canonical JSON); every org maps to this shard
+Returns one integer per event: N >= 0 = published and fanned out to N
+endpoints; -1 - N = a replay (N its deliveries then).
+
+The event keys are declared, as hookq_publish declares its own, for Redis
+Cluster: while the shard's slot migrates, a call naming a missing key (a
+new event) is redirected (ASK) and then refused with TRYAGAIN until the
+move is over, and one naming only existing keys on the node holding them
+(replays only) writes nothing; so no call runs with part of the keys it
+writes or reads moved away. The client retries a refused call.
+
+What hookq_publish does per event is done here once per call where it can
+be: one EXISTS over all event keys (a HGET per event only if one exists),
+each org's endpoint list with each endpoint's act/sub once (and its targets
+once per type), the seen types with one SCARD per org, the stats with one
+HINCRBY per counter; numbers are turned into strings once. All reads come
+first, then the writes, event by event in order: per delivery XADD + HSET,
+then the event hash and its id index with their TTL. --]]
+local function publish_batch(keys, args)
+  local nev = #keys - 1
+  if #args < 4 or (#args - 4) % 6 ~= 0 or (#args - 4) / 6 ~= nev then
+    return redis.error_reply('ERR hookq_publish_batch: KEYS must be 1 + n and ARGV 4 + 6n for n events')
+  end
+  local call = redis.call
+  local stream, tag, now, keep, sh = keys[1], args[1], args[2], tonumber(args[3]), args[4]
+  local out, old = {}, 0
+  for i = 2, nev + 1, 500 do old = old + call('EXISTS', unpack(keys, i, math.min(i + 499, nev + 1))) end
+  -- per org: its active endpoints {id, sub, id, sub, ...} (sorted by id)
+  -- and the targets per type; per new event (4 values in nw): its first
+  -- ARGV index, its number, its targets, the offset of its delivery ids
+  local fresh, epl, tcache, seen, seenorder = {}, {}, {}, {}, {}
+  local nw, dids, nums = {}, {}, {}
+  local nnew, ndel, k = 0, 0, 0
+  for i = 5, #args, 6 do
+    k = k + 1
+    local evkey, org, eid, typ = keys[k + 1], args[i], args[i + 1], args[i + 2]
+    local prev = fresh[evkey]
+    if prev == nil and old > 0 then
+      local n = call('HGET', evkey, 'n')
+      if n then prev = tonumber(n) end
+    end
+    if prev then
+      out[k] = -1 - prev
+    else
+      local l, tc = epl[org], tcache[org]
+      if not l then
+        l, tc = {}, {}
+        local ids = call('SMEMBERS', tag .. 'org:' .. org .. ':eps')
+        table.sort(ids)
+        for _, epid in ipairs(ids) do
+          local f = call('HMGET', tag .. 'ep:' .. epid, 'act', 'sub')
+          if f[1] == '1' and f[2] then
+            l[#l + 1] = epid
+            l[#l + 1] = f[2]
+          end
+        end
+        epl[org], tcache[org] = l, tc
+      end
+      local targets = tc[typ]
+      if not targets then
+        targets = {}
+        for j = 1, #l, 2 do
+          if matches(l[j + 1], typ) then targets[#targets + 1] = l[j] end
+        end
+        tc[typ] = targets
+      end
+      local d0 = #dids
+      for j = 1, #targets do
+        local did = 'dlv_' .. string.sub(redis.sha1hex(org .. '\0' .. eid .. '\0' .. targets[j]), 1, 21) .. sh
+        dids[d0 + j] = did
+      end
+      nw[4 * nnew + 1], nw[4 * nnew + 2], nw[4 * nnew + 3], nw[4 * nnew + 4] = i, k, targets, d0
+      nnew = nnew + 1
+      fresh[evkey] = #targets
+      ndel = ndel + #targets
+      local s = seen[org]
+      if not s then
+        s = {}
+        seen[org] = s
+        seenorder[#seenorder + 1] = org
+      end
+      if not s[typ] then
+        s[typ] = true
+        s[#s + 1] = typ
+      end
+      out[k] = #targets
+    end
+  end
+  if nnew == 0 then return out end
+  local function num(n)
+    local v = nums[n]
+    if not v then
+      v = tostring(n)
+      nums[n] = v
+    end
+    return v
+  end
+  local keeps, ttl = num(keep), num(keep + SLACK)
+  for m = 0, nnew - 1 do
+    local i, evkey, targets, d0 = nw[4 * m + 1], keys[nw[4 * m + 2] + 1], nw[4 * m + 3], nw[4 * m + 4]
+    local org, eid, typ, nt = args[i], args[i + 1], args[i + 2], #targets
+    for j = 1, nt do
+      local did = dids[d0 + j]
+      local sid = call('XADD', stream, '*', 'd', did, 'e', targets[j], 'k', evkey, 'n', '1', 'r', '1')
+      call('HSET', tag .. 'dlv:' .. did, 'ev', evkey, 'ep', targets[j], 'org', org, 'eid', eid,
+           'type', typ, 'st', 'pending', 'n', '0', 'r', '1', 'sid', sid, 'created', now, 'upd', now)
+    end
+    call('HSET', evkey, 'id', eid, 'org', org, 'type', typ, 'ca', args[i + 3], 'ts', args[i + 4],
+         'data', args[i + 5], 'n', num(nt), 'dl', table.concat(dids, ' ', d0 + 1, d0 + nt),
+         'created', now, 'test', '0', 'keep', keeps)
+    call('EXPIRE', evkey, ttl)
+    local eidx = tag .. 'eid:' .. eid
+    call('SADD', eidx, org)
+    call('EXPIRE', eidx, ttl)
+  end
+  -- the seen-types cap as if the types were added event by event
+  for _, org in ipairs(seenorder) do
+    local key, types = tag .. 'org:' .. org .. ':seen', seen[org]
+    local n = call('SCARD', key)
+    if n + #types <= 1000 then
+      call('SADD', key, unpack(types))
+    else
+      for _, typ in ipairs(types) do
+        if n < 1000 then n = n + call('SADD', key, typ) end
+      end
+    end
+  end
+  call('HINCRBY', tag .. 'stats', 'events', num(nnew))
+  if ndel > 0 then call('HINCRBY', tag .. 'stats', 'deliveries', num(ndel)) end
+  return out
 end
 
 --[[ hookq_load: what a worker needs to run a batch of claimed entries.
@@ -526,6 +669,7 @@ local function rate(keys, args)
 end
 
 redis.register_function('hookq_publish', publish)
+redis.register_function('hookq_publish_batch', publish_batch)
 redis.register_function{function_name = 'hookq_load', callback = load, flags = {'no-writes'}}
 redis.register_function('hookq_complete', complete)
 redis.register_function('hookq_promote', promote)

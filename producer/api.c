@@ -30,11 +30,20 @@
 void producer_cmd_init(producer_cmd *c)
 {
     c->argc = 0;
+    c->vargv = NULL;
+    c->vlen = NULL;
+}
+
+void producer_cmd_vec(producer_cmd *c, int argc, const char **argv, const size_t *len)
+{
+    c->argc = argc;
+    c->vargv = argv;
+    c->vlen = len;
 }
 
 void producer_cmd_addn(producer_cmd *c, const char *s, size_t n)
 {
-    if (c->argc >= PRODUCER_CMD_MAX_ARGS) {
+    if (c->vargv || c->argc >= PRODUCER_CMD_MAX_ARGS) {
         hq_error("too many Redis command arguments");
         abort();
     }
@@ -230,7 +239,8 @@ static redisReply *cluster_cmd(struct producer *p, const producer_cmd *cmd)
         return NULL;
     }
     char err[256];
-    redisReply *r = hq_cluster_command(p->cluster, cmd->argc, (const char **)cmd->argv, cmd->len, err, sizeof err);
+    redisReply *r = hq_cluster_command(p->cluster, cmd->argc, PRODUCER_CMD_ARGV(cmd), PRODUCER_CMD_LEN(cmd), err,
+                                      sizeof err);
     if (!r) {
         hq_warn("redis command failed", "error", err);
         count_redis_error(p);
@@ -286,7 +296,7 @@ redisReply *producer_redis_cmd(struct producer *p, const producer_cmd *cmd)
             return NULL;
         }
         errno = 0;
-        redisReply *r = redisCommandArgv(p->rc, cmd->argc, (const char **)cmd->argv, cmd->len);
+        redisReply *r = redisCommandArgv(p->rc, cmd->argc, PRODUCER_CMD_ARGV(cmd), PRODUCER_CMD_LEN(cmd));
         int saved = errno;
         if (!r) {
             int stale = failure_is_stale(p->rc, saved);
@@ -330,8 +340,8 @@ static int cluster_pipeline(struct producer *p, const producer_cmd *cmds, int n,
     hq_cluster_cmd *cc = hq_calloc((size_t)n, sizeof *cc);
     for (int i = 0; i < n; i++) {
         cc[i].argc = cmds[i].argc;
-        cc[i].argv = (const char **)cmds[i].argv;
-        cc[i].lens = cmds[i].len;
+        cc[i].argv = PRODUCER_CMD_ARGV(&cmds[i]);
+        cc[i].lens = PRODUCER_CMD_LEN(&cmds[i]);
     }
     char err[256];
     int rc = hq_cluster_pipeline(p->cluster, cc, n, out, err, sizeof err);
@@ -353,7 +363,7 @@ int producer_redis_pipeline(struct producer *p, const producer_cmd *cmds, int n,
             return -1;
         }
         for (int i = 0; i < n; i++)
-            redisAppendCommandArgv(p->rc, cmds[i].argc, (const char **)cmds[i].argv, cmds[i].len);
+            redisAppendCommandArgv(p->rc, cmds[i].argc, PRODUCER_CMD_ARGV(&cmds[i]), PRODUCER_CMD_LEN(&cmds[i]));
         int got = 0, saved = 0;
         for (; got < n; got++) {
             void *r = NULL;
@@ -397,7 +407,7 @@ int producer_redis_pipeline(struct producer *p, const producer_cmd *cmds, int n,
             for (int i = 0; i < n; i++) {
                 if (!(out[i]->type == REDIS_REPLY_ERROR && hq_redis_is_nofunc(out[i]->str))) continue;
                 freeReplyObject(out[i]);
-                out[i] = redisCommandArgv(p->rc, cmds[i].argc, (const char **)cmds[i].argv, cmds[i].len);
+                out[i] = redisCommandArgv(p->rc, cmds[i].argc, PRODUCER_CMD_ARGV(&cmds[i]), PRODUCER_CMD_LEN(&cmds[i]));
                 if (!out[i]) {
                     log_failure(p->rc);
                     for (int j = 0; j < n; j++)

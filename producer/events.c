@@ -1,18 +1,23 @@
 /* Event ingest (SPEC 3): POST /v1/events and POST /v1/events/batch.
  * An event is validated, its data canonicalised (hq_json_dumps), and fanned
- * out atomically by FCALL hookq_publish on the org's shard: either every
- * delivery is enqueued or none, so a Redis failure is answered 503 with
- * nothing partial left behind. Ingest is idempotent on (org_id, id): a repeat
- * returns the first answer (with Idempotent-Replayed: true). */
+ * out atomically on the org's shard: by FCALL hookq_publish for one event,
+ * by one FCALL hookq_publish_batch per shard for a batch. Either every
+ * delivery of an event is enqueued or none, so a Redis failure is answered
+ * 503 with nothing partial left behind. Ingest is idempotent on (org_id,
+ * id): a repeat returns the first answer (with Idempotent-Replayed: true, or
+ * "replayed": true in a batch). */
 #include "hq_fmacros.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "hq_alloc.h"
+#include "hq_buf.h"
 #include "hq_id.h"
 #include "hq_json.h"
 #include "hq_log.h"
 #include "hq_match.h"
+#include "hq_sign.h"
+#include "evscan.h"
 #include "producer.h"
 
 #define EVENT_ID_MAX 128
@@ -29,35 +34,73 @@ static int org_valid(const char *s)
 
 void producer_event_free(producer_event *e)
 {
-    hq_free(e->data);
+    hq_free(e->data_owned);
+    e->data_owned = NULL;
     e->data = NULL;
 }
 
-int producer_event_validate(json_t *ev, producer_event *out, char *field, size_t fieldlen, char *msg,
-                            size_t msglen)
+/* Defaults shared by the events of one batch: generated ids, drawn from one
+ * CSPRNG call per 64 ids (hq_id_event's form, "evt_" + 24 random hex), and
+ * the default created_at (the request's time, whole seconds). */
+typedef struct event_defaults {
+    int64_t ts_ms;
+    char ca[40];
+    char pool[24 * 64 + 1];
+    int left;                    /* unused ids at the start of pool */
+} event_defaults;
+
+static void defaults_init(event_defaults *d)
+{
+    d->ts_ms = hq_now_ms() / 1000 * 1000;
+    hq_rfc3339(d->ts_ms, d->ca);
+    d->left = 0;
+}
+
+static void defaults_id(event_defaults *d, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (d->left == 0) {
+        unsigned char rnd[12 * 64];
+        hq_random_bytes(rnd, sizeof rnd);
+        for (size_t k = 0; k < sizeof rnd; k++) {
+            d->pool[2 * k] = hex[rnd[k] >> 4];
+            d->pool[2 * k + 1] = hex[rnd[k] & 15];
+        }
+        d->left = 64;
+    }
+    d->left--;
+    memcpy(out, "evt_", 4);
+    memcpy(out + 4, d->pool + 24 * d->left, 24);
+    out[28] = '\0';
+}
+
+/* The checks of an event's fields (SPEC 3), the first failing one named in
+ * field and msg. type, org: the string values, or NULL (missing, not a
+ * string, or holding a NUL byte). id_given/ca_given: the member is present
+ * and not null; id/ca are then its string value, or NULL when it is not a
+ * string (invalid). A missing id or created_at comes from d (d NULL: a
+ * fresh id, now). Fills out except its data, which the caller sets; type
+ * and org are borrowed. 0 or -1. */
+static int event_check(const char *type, const char *org, int data_object, int id_given, const char *id,
+                       int ca_given, const char *ca, event_defaults *d, producer_event *out, char *field,
+                       size_t fieldlen, char *msg, size_t msglen)
 {
     memset(out, 0, sizeof *out);
 #define FAIL(f, ...) do { snprintf(field, fieldlen, "%s", f); snprintf(msg, msglen, __VA_ARGS__); return -1; } while (0)
-    if (!json_is_object(ev)) FAIL("event", "an event must be a JSON object");
-    const char *type = hq_json_str(json_object_get(ev, "type"));
     if (!type || !hq_type_valid(type))
         FAIL("type", "type is required: 1-128 characters, dot-separated segments of [A-Za-z0-9_] (e.g. lead.created)");
-    const char *org = hq_json_str(json_object_get(ev, "org_id"));
     if (!org_valid(org)) FAIL("org_id", "org_id is required: a string of 1-%d characters", EVENT_ORG_MAX);
-    json_t *data = json_object_get(ev, "data");
-    if (!json_is_object(data)) FAIL("data", "data is required and must be a JSON object");
-    json_t *idv = json_object_get(ev, "id");
-    if (idv && !json_is_null(idv)) {
-        const char *id = hq_json_str(idv);
+    if (!data_object) FAIL("data", "data is required and must be a JSON object");
+    if (id_given) {
         if (!id || !hq_event_id_valid(id))
             FAIL("id", "id must be 1-%d characters of [A-Za-z0-9_.:-]", EVENT_ID_MAX);
         snprintf(out->id, sizeof out->id, "%s", id);
+    } else if (d) {
+        defaults_id(d, out->id);
     } else {
         hq_id_event(out->id);
     }
-    json_t *cav = json_object_get(ev, "created_at");
-    if (cav && !json_is_null(cav)) {
-        const char *ca = hq_json_str(cav);
+    if (ca_given) {
         int64_t ms;
         int frac = 0;
         if (!ca || hq_parse_rfc3339(ca, &ms, &frac) != 0 || ms < 0 || ms > 253402300799999LL)
@@ -65,6 +108,9 @@ int producer_event_validate(json_t *ev, producer_event *out, char *field, size_t
         out->ts_ms = ms;
         if (frac) hq_rfc3339_ms(ms, out->ca);
         else hq_rfc3339(ms, out->ca);
+    } else if (d) {
+        out->ts_ms = d->ts_ms;
+        memcpy(out->ca, d->ca, sizeof out->ca);
     } else {
         out->ts_ms = hq_now_ms() / 1000 * 1000;
         hq_rfc3339(out->ts_ms, out->ca);
@@ -72,7 +118,62 @@ int producer_event_validate(json_t *ev, producer_event *out, char *field, size_t
 #undef FAIL
     out->type = type;
     out->org = org;
-    out->data = hq_json_dumps(data, &out->data_len);
+    return 0;
+}
+
+/* producer_event_validate with the batch's defaults (d may be NULL). */
+static int validate_json(json_t *ev, event_defaults *d, producer_event *out, char *field, size_t fieldlen,
+                         char *msg, size_t msglen)
+{
+    if (!json_is_object(ev)) {
+        memset(out, 0, sizeof *out);
+        snprintf(field, fieldlen, "event");
+        snprintf(msg, msglen, "an event must be a JSON object");
+        return -1;
+    }
+    json_t *data = json_object_get(ev, "data");
+    json_t *idv = json_object_get(ev, "id"), *cav = json_object_get(ev, "created_at");
+    int id_given = idv && !json_is_null(idv), ca_given = cav && !json_is_null(cav);
+    if (event_check(hq_json_str(json_object_get(ev, "type")), hq_json_str(json_object_get(ev, "org_id")),
+                    json_is_object(data), id_given, id_given ? hq_json_str(idv) : NULL, ca_given,
+                    ca_given ? hq_json_str(cav) : NULL, d, out, field, fieldlen, msg, msglen) != 0)
+        return -1;
+    out->data = out->data_owned = hq_json_dumps(data, &out->data_len);
+    return 0;
+}
+
+int producer_event_validate(json_t *ev, producer_event *out, char *field, size_t fieldlen, char *msg,
+                            size_t msglen)
+{
+    return validate_json(ev, NULL, out, field, fieldlen, msg, msglen);
+}
+
+/* A scanned string field as a NUL-terminated copy at *pos (advanced), or
+ * NULL when it is not a string. */
+static const char *scanned_str(const evscan_field *f, char **pos)
+{
+    if (f->kind != EVSCAN_STRING) return NULL;
+    char *s = *pos;
+    memcpy(s, f->s, f->len);
+    s[f->len] = '\0';
+    *pos += f->len + 1;
+    return s;
+}
+
+/* validate_json for an event found by producer_evscan_batch; its data text
+ * is borrowed (from the body or canon). */
+static int validate_scanned(const evscan_event *e, const hq_buf *canon, char **pos, event_defaults *d,
+                            producer_event *out, char *field, size_t fieldlen, char *msg, size_t msglen)
+{
+    const char *type = scanned_str(&e->type, pos), *org = scanned_str(&e->org, pos);
+    const char *id = scanned_str(&e->id, pos), *ca = scanned_str(&e->created_at, pos);
+    int id_given = e->id.kind == EVSCAN_STRING || e->id.kind == EVSCAN_OTHER;
+    int ca_given = e->created_at.kind == EVSCAN_STRING || e->created_at.kind == EVSCAN_OTHER;
+    if (event_check(type, org, e->data_object, id_given, id, ca_given, ca, d, out, field, fieldlen, msg,
+                    msglen) != 0)
+        return -1;
+    out->data = e->data ? e->data : canon->data + e->data_off;
+    out->data_len = e->data_len;
     return 0;
 }
 
@@ -132,16 +233,32 @@ static json_t *accepted(const char *id, long long n)
     return o;
 }
 
+/* POST /v1/events. The body is read by the fast path (evscan.c), or by
+ * jansson when that declines (which also answers malformed bodies). */
 void producer_events_post(struct producer *p, hq_http_req *req)
 {
-    json_t *body = producer_parse_body(p, req, 0);
-    if (!body) return;
+    hq_buf canon;
+    hq_buf_init(&canon, 0);
+    evscan_event sc;
+    json_t *body = NULL;
+    char *strs = NULL, *pos;
     producer_event ev;
     char field[64], msg[256];
-    if (producer_event_validate(body, &ev, field, sizeof field, msg, sizeof msg) != 0) {
+    int rc;
+    if (producer_evscan_event(req->body, req->body_len, &sc, &canon) == 0) {
+        pos = strs = hq_malloc(req->body_len + 5);
+        rc = validate_scanned(&sc, &canon, &pos, NULL, &ev, field, sizeof field, msg, sizeof msg);
+    } else {
+        body = producer_parse_body(p, req, 0);
+        if (!body) {
+            hq_buf_free(&canon);
+            return;
+        }
+        rc = producer_event_validate(body, &ev, field, sizeof field, msg, sizeof msg);
+    }
+    if (rc != 0) {
         producer_error(p, req, 422, "validation_failed", msg, field);
-        json_decref(body);
-        return;
+        goto out;
     }
     producer_publish_bufs b;
     producer_cmd cmd;
@@ -158,105 +275,325 @@ void producer_events_post(struct producer *p, hq_http_req *req)
     }
     if (r) freeReplyObject(r);
     producer_event_free(&ev);
+out:
+    hq_free(strs);
+    hq_buf_free(&canon);
     json_decref(body);
 }
 
-void producer_events_batch(struct producer *p, hq_http_req *req)
+/* ---- POST /v1/events/batch ---- */
+
+/* Events per FCALL hookq_publish_batch: one call per shard and batch, split
+ * past this many events so that one call keeps Redis busy for a few
+ * milliseconds at most (~25 µs per 1 KiB event), not tens (a worker's
+ * commands wait meanwhile). Larger calls save nothing measurable. */
+#define CALL_MAX 200
+
+/* Per batch item: what the answer says. */
+enum { ITEM_INVALID, ITEM_NEW, ITEM_REPLAY, ITEM_UNAVAILABLE };
+
+/* A batch being published: its events and their answers, by position. */
+typedef struct batch {
+    int n;
+    producer_event *evs;
+    int *kinds;                  /* ITEM_* */
+    long long *dels;             /* deliveries (ITEM_NEW, ITEM_REPLAY) */
+    json_t **errs;               /* ITEM_INVALID: the error object (owned) */
+    int *shard;                  /* valid events: the org's shard */
+    char (*ts)[24];              /* valid events: created_at ms as text */
+    char **evkey;                /* valid events: "<tag>ev:<org>:<id>" (into one allocation) */
+} batch;
+
+/* One FCALL hookq_publish_batch: up to CALL_MAX events of one shard, in
+ * batch order. */
+typedef struct shard_call {
+    int shard;
+    int n;
+    const int *ev;               /* their positions (a slice of the plan's order) */
+    char tag[HQ_KEY_MAX];
+    char stream[HQ_KEY_MAX + 16];
+    char hex[8];
+    char nkeys[16];              /* FCALL's numkeys: 1 + n */
+} shard_call;
+
+/* Decimal text of v into out (>= 21 bytes); returns its length. */
+static size_t ll_text(long long v, char *out)
 {
-    json_t *body = producer_parse_body(p, req, 0);
-    if (!body) return;
-    json_t *arr = json_object_get(body, "events");
-    if (!json_is_array(arr) || json_array_size(arr) < 1 || json_array_size(arr) > BATCH_MAX) {
-        producer_error(p, req, 422, "validation_failed", "events must be an array of 1 to 1000 events", "events");
-        json_decref(body);
+    char tmp[24];
+    size_t n = 0;
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    size_t k = 0;
+    if (v < 0) out[k++] = '-';
+    while (n) out[k++] = tmp[--n];
+    out[k] = '\0';
+    return k;
+}
+
+/* Groups the valid events by shard, keeping the batch order within each,
+ * into calls of at most CALL_MAX events (shards in order of their first
+ * event). order (b->n ints) receives the positions the calls point into.
+ * Returns the calls (hq_free) and their number in *ncalls. */
+static shard_call *plan_calls(struct producer *p, const batch *b, int *order, int *ncalls)
+{
+    int nshards = (int)p->cfg.shards, nseen = 0;
+    int *count = hq_calloc((size_t)nshards, sizeof *count);
+    int *at = hq_calloc((size_t)nshards, sizeof *at);
+    int *seen = hq_calloc((size_t)nshards, sizeof *seen);   /* shards in order of first event */
+    for (int i = 0; i < b->n; i++)
+        if (b->kinds[i] != ITEM_INVALID && count[b->shard[i]]++ == 0) seen[nseen++] = b->shard[i];
+    int total = 0, nc = 0;
+    for (int k = 0; k < nseen; k++) {
+        at[seen[k]] = total;
+        total += count[seen[k]];
+        nc += (count[seen[k]] + CALL_MAX - 1) / CALL_MAX;
+    }
+    for (int i = 0; i < b->n; i++)
+        if (b->kinds[i] != ITEM_INVALID) order[at[b->shard[i]]++] = i;
+    shard_call *calls = hq_calloc(nc ? (size_t)nc : 1, sizeof *calls);
+    int c = 0, off = 0;
+    for (int k = 0; k < nseen; k++) {
+        int s = seen[k];
+        for (int done = 0; done < count[s]; done += CALL_MAX, c++) {
+            shard_call *sc = &calls[c];
+            sc->shard = s;
+            sc->n = count[s] - done < CALL_MAX ? count[s] - done : CALL_MAX;
+            sc->ev = order + off + done;
+            ll_text(1 + sc->n, sc->nkeys);
+            producer_tag(p, s, sc->tag);
+            snprintf(sc->stream, sizeof sc->stream, "%sstream", sc->tag);
+            snprintf(sc->hex, sizeof sc->hex, "%03x", (unsigned)s);
+        }
+        off += count[s];
+    }
+    hq_free(count);
+    hq_free(at);
+    hq_free(seen);
+    *ncalls = nc;
+    return calls;
+}
+
+/* FCALL hookq_publish_batch <1+n> <stream> <event key>... <tag> <now>
+ * <keep> <shard> then 6 per event, into argv/lens (8 + 7n slots; borrowed
+ * strings). The event keys are b->evkey's. */
+static void call_cmd(const shard_call *sc, const batch *b, const char *now, const char *keep, const char **argv,
+                     size_t *lens, producer_cmd *cmd)
+{
+    size_t k = 0;
+#define ARG(s, l) (argv[k] = (s), lens[k] = (l), k++)
+    ARG("FCALL", 5);
+    ARG("hookq_publish_batch", 19);
+    ARG(sc->nkeys, strlen(sc->nkeys));
+    ARG(sc->stream, strlen(sc->stream));
+    for (int j = 0; j < sc->n; j++) ARG(b->evkey[sc->ev[j]], strlen(b->evkey[sc->ev[j]]));
+    ARG(sc->tag, strlen(sc->tag));
+    ARG(now, strlen(now));
+    ARG(keep, strlen(keep));
+    ARG(sc->hex, strlen(sc->hex));
+    for (int j = 0; j < sc->n; j++) {
+        int i = sc->ev[j];
+        const producer_event *e = &b->evs[i];
+        ARG(e->org, strlen(e->org));
+        ARG(e->id, strlen(e->id));
+        ARG(e->type, strlen(e->type));
+        ARG(e->ca, strlen(e->ca));
+        ARG(b->ts[i], strlen(b->ts[i]));
+        ARG(e->data, e->data_len);
+    }
+#undef ARG
+    producer_cmd_vec(cmd, (int)k, argv, lens);
+}
+
+/* Reads one call's reply into the answers of its events: 0, or -1 when the
+ * call failed or the reply is not one integer per event (its events stay
+ * ITEM_UNAVAILABLE). */
+static int call_reply(struct producer *p, const redisReply *r, const shard_call *c, batch *b)
+{
+    if (producer_reply_failed(p, r)) return -1;
+    int ok = r->type == REDIS_REPLY_ARRAY && r->elements == (size_t)c->n;
+    for (int j = 0; ok && j < c->n; j++) ok = r->element[j]->type == REDIS_REPLY_INTEGER;
+    if (!ok) {
+        hq_error("unexpected hookq_publish_batch reply");
+        return -1;
+    }
+    for (int j = 0; j < c->n; j++) {
+        long long v = r->element[j]->integer;
+        b->kinds[c->ev[j]] = v >= 0 ? ITEM_NEW : ITEM_REPLAY;
+        b->dels[c->ev[j]] = v >= 0 ? v : -1 - v;
+    }
+    return 0;
+}
+
+/* Appends item i of the answer: {"status":202,"id":...,"deliveries":N
+ * [,"replayed":true]} or {"status":422|503,"error":{...}}. */
+static void answer_item(hq_buf *out, const batch *b, int i)
+{
+    char num[24];
+    if (b->kinds[i] == ITEM_NEW || b->kinds[i] == ITEM_REPLAY) {
+        (void)hq_buf_append(out, "{\"status\":202,\"id\":", 19);
+        (void)hq_json_write_string(out, b->evs[i].id, strlen(b->evs[i].id));
+        (void)hq_buf_append(out, ",\"deliveries\":", 14);
+        (void)hq_buf_append(out, num, ll_text(b->dels[i], num));
+        if (b->kinds[i] == ITEM_REPLAY) (void)hq_buf_append(out, ",\"replayed\":true", 16);
+        (void)hq_buf_putc(out, '}');
         return;
     }
-    size_t n = json_array_size(arr);
-    producer_event *evs = hq_calloc(n, sizeof *evs);
-    int *valid = hq_calloc(n, sizeof *valid);
-    json_t **errs = hq_calloc(n, sizeof *errs);
-    producer_publish_bufs *bufs = hq_calloc(n, sizeof *bufs);
-    producer_cmd *cmds = hq_calloc(n, sizeof *cmds);
-    int *cmd_of = hq_calloc(n, sizeof *cmd_of);
-    redisReply **replies = hq_calloc(n, sizeof *replies);
-    int ncmd = 0;
-    for (size_t i = 0; i < n; i++) {
+    json_t *e = b->errs[i] ? json_incref(b->errs[i])
+                           : producer_error_obj("redis_unavailable", "Redis could not accept this event; retry it",
+                                                NULL);
+    char *s = json_dumps(json_object_get(e, "error"), JSON_COMPACT);
+    (void)hq_buf_printf(out, "{\"status\":%d,\"error\":%s}", b->kinds[i] == ITEM_INVALID ? 422 : 503,
+                        s ? s : "null");
+    free(s);
+    json_decref(e);
+}
+
+/* POST /v1/events/batch. The body is read by the fast path (evscan.c), or
+ * by jansson when that declines (which also answers malformed bodies). The
+ * valid events are published by FCALL hookq_publish_batch, one call per
+ * shard (per CALL_MAX events), all pipelined; each call keeps the batch's
+ * order within its shard, so a repeat inside the batch is a replay exactly
+ * as with one publish after the other. A call Redis refuses makes its
+ * events 503 while the others' results stand (207); if no event at all was
+ * accepted the whole answer is 503 (the batch can be retried as is). */
+void producer_events_batch(struct producer *p, hq_http_req *req)
+{
+    hq_buf canon;
+    hq_buf_init(&canon, 0);
+    evscan_event *scanned = NULL;
+    json_t *body = NULL, *arr = NULL;
+    int n = producer_evscan_batch(req->body, req->body_len, BATCH_MAX, &scanned, &canon);
+    if (n < 0) {
+        hq_buf_free(&canon);
+        body = producer_parse_body(p, req, 0);
+        if (!body) return;
+        arr = json_object_get(body, "events");
+        if (!json_is_array(arr) || json_array_size(arr) < 1 || json_array_size(arr) > BATCH_MAX) {
+            producer_error(p, req, 422, "validation_failed", "events must be an array of 1 to 1000 events",
+                           "events");
+            json_decref(body);
+            return;
+        }
+        n = (int)json_array_size(arr);
+    }
+    batch b = { n, hq_calloc((size_t)n, sizeof *b.evs), hq_calloc((size_t)n, sizeof *b.kinds),
+                hq_calloc((size_t)n, sizeof *b.dels), hq_calloc((size_t)n, sizeof *b.errs),
+                hq_calloc((size_t)n, sizeof *b.shard), hq_calloc((size_t)n, sizeof *b.ts),
+                hq_calloc((size_t)n, sizeof *b.evkey) };
+    /* the scanned events' string fields, NUL-terminated: at most the body's
+     * bytes plus 4 NULs per event */
+    char *strs = scanned ? hq_malloc(req->body_len + 4 * (size_t)n + 1) : NULL, *pos = strs;
+    event_defaults defs;
+    defaults_init(&defs);
+    int nvalid = 0;
+    for (int i = 0; i < n; i++) {
         char field[64], msg[256];
-        if (producer_event_validate(json_array_get(arr, i), &evs[i], field, sizeof field, msg, sizeof msg) != 0) {
-            errs[i] = producer_error_obj("validation_failed", msg, field);
+        int rc = scanned ? validate_scanned(&scanned[i], &canon, &pos, &defs, &b.evs[i], field, sizeof field, msg,
+                                            sizeof msg)
+                         : validate_json(json_array_get(arr, (size_t)i), &defs, &b.evs[i], field, sizeof field,
+                                         msg, sizeof msg);
+        if (rc != 0) {
+            b.errs[i] = producer_error_obj("validation_failed", msg, field);
+            b.kinds[i] = ITEM_INVALID;
             continue;
         }
-        valid[i] = 1;
-        cmd_of[i] = ncmd;
-        producer_publish_cmd(p, &evs[i], "", "0", &bufs[ncmd], &cmds[ncmd]);
-        ncmd++;
+        b.kinds[i] = ITEM_UNAVAILABLE; /* until its call answers */
+        b.shard[i] = hq_shard_of_org(b.evs[i].org, (int)p->cfg.shards);
+        ll_text(b.evs[i].ts_ms, b.ts[i]);
+        nvalid++;
     }
-    if (producer_redis_pipeline(p, cmds, ncmd, replies) != 0) {
+
+    int ncalls;
+    int *order = hq_calloc((size_t)n, sizeof *order);
+    shard_call *calls = plan_calls(p, &b, order, &ncalls);
+    /* the event keys "<tag>ev:<org>:<id>", in one allocation */
+    size_t keybytes = 1;
+    for (int c = 0; c < ncalls; c++)
+        for (int j = 0; j < calls[c].n; j++) {
+            const producer_event *e = &b.evs[calls[c].ev[j]];
+            keybytes += strlen(calls[c].tag) + strlen(e->org) + strlen(e->id) + 5;
+        }
+    char *keymem = hq_malloc(keybytes), *kp = keymem;
+    for (int c = 0; c < ncalls; c++) {
+        size_t taglen = strlen(calls[c].tag);
+        for (int j = 0; j < calls[c].n; j++) {
+            int i = calls[c].ev[j];
+            size_t ol = strlen(b.evs[i].org), il = strlen(b.evs[i].id);
+            b.evkey[i] = kp;
+            memcpy(kp, calls[c].tag, taglen);
+            memcpy(kp + taglen, "ev:", 3);
+            memcpy(kp + taglen + 3, b.evs[i].org, ol);
+            kp[taglen + 3 + ol] = ':';
+            memcpy(kp + taglen + 4 + ol, b.evs[i].id, il + 1);
+            kp += taglen + 5 + ol + il;
+        }
+    }
+    producer_cmd *cmds = hq_calloc(ncalls ? (size_t)ncalls : 1, sizeof *cmds);
+    redisReply **replies = hq_calloc(ncalls ? (size_t)ncalls : 1, sizeof *replies);
+    size_t nargs = (size_t)ncalls * 8 + (size_t)nvalid * 7;
+    const char **argv = hq_calloc(nargs ? nargs : 1, sizeof *argv);
+    size_t *lens = hq_calloc(nargs ? nargs : 1, sizeof *lens);
+    char now[24], keep[24];
+    ll_text(hq_now_ms(), now);
+    ll_text(p->keep_seconds, keep);
+    for (int c = 0, k = 0; c < ncalls; k += 8 + 7 * calls[c].n, c++)
+        call_cmd(&calls[c], &b, now, keep, argv + k, lens + k, &cmds[c]);
+
+    if (producer_redis_pipeline(p, cmds, ncalls, replies) != 0) {
         producer_unavailable(p, req);
         goto out;
     }
-    int accepted_any = 0;
-    for (int i = 0; i < ncmd; i++) {
-        long long d;
-        if (replies[i]->type != REDIS_REPLY_ERROR && producer_publish_result(replies[i], &d) > 0) accepted_any = 1;
+    int accepted = 0, fresh = 0;
+    for (int c = 0; c < ncalls; c++) {
+        if (call_reply(p, replies[c], &calls[c], &b) != 0) continue;
+        for (int j = 0; j < calls[c].n; j++) {
+            accepted++;
+            fresh += b.kinds[calls[c].ev[j]] == ITEM_NEW;
+        }
     }
-    if (ncmd > 0 && !accepted_any) {
+    if (nvalid > 0 && accepted == 0) {
         /* Redis refused every event (e.g. OOM): nothing was accepted, so the
          * whole batch can be retried as is */
-        for (int i = 0; i < ncmd; i++) {
-            producer_reply_failed(p, replies[i]);
-            freeReplyObject(replies[i]);
-        }
         producer_unavailable(p, req);
         goto out;
     }
-    json_t *results = json_array();
-    int all_ok = 1;
-    for (size_t i = 0; i < n; i++) {
-        json_t *item;
-        if (!valid[i]) {
-            item = errs[i];
-            errs[i] = NULL;
-            json_object_set_new(item, "status", json_integer(422));
-            all_ok = 0;
-        } else {
-            redisReply *r = replies[cmd_of[i]];
-            long long d;
-            int kind = producer_reply_failed(p, r) ? -1 : producer_publish_result(r, &d);
-            if (kind == 1 || kind == 2) {
-                item = json_object();
-                json_object_set_new(item, "status", json_integer(202));
-                json_object_set_new(item, "id", json_string(evs[i].id));
-                json_object_set_new(item, "deliveries", json_integer(d));
-                if (kind == 2) json_object_set_new(item, "replayed", json_true());
-                if (kind == 1) hq_metric_add(p->m_ingested, 1);
-            } else {
-                item = producer_error_obj("redis_unavailable", "Redis could not accept this event; retry it", NULL);
-                json_object_set_new(item, "status", json_integer(503));
-                all_ok = 0;
-            }
-        }
-        /* put "status" first for readability */
-        json_t *ordered = json_object();
-        json_object_set(ordered, "status", json_object_get(item, "status"));
-        json_object_del(item, "status");
-        json_object_update(ordered, item);
-        json_decref(item);
-        json_array_append_new(results, ordered);
+    if (fresh) hq_metric_add(p->m_ingested, fresh);
+    hq_buf resp;
+    hq_buf_init(&resp, 0);
+    (void)hq_buf_puts(&resp, "{\"results\":[");
+    for (int i = 0; i < n; i++) {
+        if (i) (void)hq_buf_putc(&resp, ',');
+        answer_item(&resp, &b, i);
     }
-    for (int i = 0; i < ncmd; i++) freeReplyObject(replies[i]);
-    producer_json(p, req, all_ok ? 202 : 207, json_pack("{s:o}", "results", results), NULL);
+    (void)hq_buf_puts(&resp, "]}");
+    producer_respond(p, req, accepted == n ? 202 : 207, "application/json", NULL, resp.data, resp.len);
+    hq_buf_free(&resp);
 out:
-    for (size_t i = 0; i < n; i++) {
-        producer_event_free(&evs[i]);
-        json_decref(errs[i]);
+    for (int c = 0; c < ncalls; c++)
+        if (replies[c]) freeReplyObject(replies[c]);
+    for (int i = 0; i < n; i++) {
+        producer_event_free(&b.evs[i]);
+        json_decref(b.errs[i]);
     }
-    hq_free(evs);
-    hq_free(valid);
-    hq_free(errs);
-    hq_free(bufs);
+    hq_free(b.evs);
+    hq_free(b.kinds);
+    hq_free(b.dels);
+    hq_free(b.errs);
+    hq_free(b.shard);
+    hq_free(b.ts);
+    hq_free(b.evkey);
+    hq_free(keymem);
+    hq_free(order);
+    hq_free(calls);
     hq_free(cmds);
-    hq_free(cmd_of);
     hq_free(replies);
+    hq_free(argv);
+    hq_free(lens);
+    hq_free(strs);
+    hq_free(scanned);
+    hq_buf_free(&canon);
     json_decref(body);
 }

@@ -88,18 +88,28 @@ struct producer {
 #define PRODUCER_CMD_MAX_ARGS 32
 
 /* One command as an argv vector (binary-safe). The strings are borrowed: they
- * must stay valid until the command has run. */
+ * must stay valid until the command has run. A command longer than
+ * PRODUCER_CMD_MAX_ARGS (a batch publish) uses caller-owned vectors instead
+ * (producer_cmd_vec); read the arguments with PRODUCER_CMD_ARGV/_LEN. */
 typedef struct producer_cmd {
     int argc;
     const char *argv[PRODUCER_CMD_MAX_ARGS];
     size_t len[PRODUCER_CMD_MAX_ARGS];
+    const char **vargv;          /* NULL, or the argc arguments (borrowed) */
+    const size_t *vlen;          /* their lengths, with vargv */
 } producer_cmd;
+
+#define PRODUCER_CMD_ARGV(c) ((c)->vargv ? (c)->vargv : (const char **)(c)->argv)
+#define PRODUCER_CMD_LEN(c) ((c)->vargv ? (c)->vlen : (const size_t *)(c)->len)
 
 void producer_cmd_init(producer_cmd *c);
 /* Appends a NUL-terminated argument. Aborts past PRODUCER_CMD_MAX_ARGS. */
 void producer_cmd_add(producer_cmd *c, const char *s);
 /* Appends n bytes of s as one argument. */
 void producer_cmd_addn(producer_cmd *c, const char *s, size_t n);
+/* Makes c the command of argc arguments argv[i] (len[i] bytes each); the
+ * vectors and strings are borrowed and must outlive the command. */
+void producer_cmd_vec(producer_cmd *c, int argc, const char **argv, const size_t *len);
 
 /* Makes sure a connection exists: reconnects (and reloads the function
  * library) if there is none, at most once per request and at most every
@@ -199,8 +209,10 @@ typedef struct producer_event {
     char id[HQ_ID_LEN + 80];     /* given (<=128) or generated */
     char ca[40];                 /* created_at text as stored */
     int64_t ts_ms;
-    char *data;                  /* canonical JSON of data (hq_free) */
+    const char *data;            /* canonical JSON of data: data_owned, or borrowed
+                                    (a span of a batch body) when data_owned is NULL */
     size_t data_len;
+    char *data_owned;            /* hq_free'd by producer_event_free */
 } producer_event;
 
 /* Validates an event object. 0, or -1 with field and msg set (-> 422). */
