@@ -252,7 +252,11 @@ KEYS: nev event hashes, then endpoint hashes
 ARGV: 1 nev, then one cached endpoint version per endpoint key ('0' = none)
 Returns one element per key: an event as {id, org, type, created_at, ts, data}
 or false; an endpoint as {ver, cfg or false when the cached ver is current,
-act, disabled reason or ''} or false when it no longer exists. --]]
+act, disabled reason or ''} or false when it no longer exists.
+The worker passes nev = 0 and reads the events with one plain HMGET each
+(id org type ca ts data) in the same MULTI/EXEC: every value a function
+reads becomes a Lua string first, which Redis' Lua hashes byte by byte, and
+for 1 KiB payloads that cost Redis more than the reads themselves. --]]
 local function load(keys, args)
   local nev = tonumber(args[1])
   local out = {}
@@ -281,24 +285,42 @@ end
 --[[ hookq_complete: record the outcomes of a batch of attempts of one shard.
 KEYS: 1 stream, 2 retry set, 3 dead set
 ARGV: 1 tag, 2 now ms, 3 keep seconds, 4 attempt-log length per endpoint,
-      5 disable-after ms (0 = never), then 11 fields per attempt:
-      stream id, delivery id, endpoint id, event key, attempt n, round step r,
+      5 disable-after ms (0 = never), 6 '1' on Redis Cluster (read every key
+      first, see touch) or '0' on a single Redis, then 12 fields per attempt:
+      stream id, delivery id, endpoint id, event key, event id ('' = not
+      known: read from the event when needed), attempt n, round step r,
       outcome (delivered|retry|dead|gone|cancel|defer), due ms (retry, defer),
       attempt record JSON, http status ('0' = none), reason ('' or text)
 An entry no longer pending (acked by another worker after a reclaim) is
 skipped: the first outcome recorded wins. Returns the number recorded.
 
-Cost per attempt: XACK, HSET + EXPIRE (final) of the delivery, XADD to the
-attempt log; per batch: one XDEL, one stats HINCRBY per counter and the
-endpoint health once per endpoint. A delivery hash never has `due` or
-`reason` when its entry is in the stream (promote and resend clear them),
-so nothing is deleted here. The event's TTL (set at publish) is only
-touched when a retry is scheduled (extended past its due time), when the
-entry waited longer than SLACK (refreshed), or after a resend, which
-PERSISTs the event (the TTL is then re-derived from its deliveries). --]]
-local function event_extend(tag, evkey, secs)
+One XACK acks the whole batch. When it acks every id (the normal case),
+every outcome is recorded. Otherwise some entry had already left the PEL,
+and each attempt is recorded only if its delivery still says nobody did:
+st 'pending' with this stream id, and its entry not recorded as lost by
+hookq_reclaim. That is the same as "its entry was in the PEL": every path
+that takes an entry out of the PEL records it in the same script (an
+outcome here: st is no longer pending; poison: dead; lost: the lost hash),
+and a delivery gets a new sid only when it is re-added (promote, resend),
+which needs its old entry out of the PEL. Then one XDEL of the batch (an
+entry acked elsewhere was deleted there or has no data left).
+
+Cost per attempt: HSET + EXPIRE (final) of the delivery, XADD to the
+attempt log; per batch: one XACK, one XDEL, one stats HINCRBY per counter
+and, per endpoint, one HMGET and the health update (none for a healthy one
+already updated in this second); on Redis Cluster one EXISTS
+over the keys (once per endpoint and event) and, for an event whose id the
+caller does not know or after a resend, a read of the event. A delivery
+hash never has `due` or `reason` when its entry is in the stream (promote
+and resend clear them), so nothing is deleted here. The event's TTL (set at
+publish) is only touched when a retry is scheduled (extended past its due
+time), when the entry waited longer than SLACK (refreshed), or after a
+resend, which PERSISTs the event (the TTL is then re-derived from its
+deliveries). Values passed to redis.call are the ARGV strings where they
+can be (a Lua number is formatted with printf on every call). --]]
+local function event_extend(tag, evkey, secs, eid)
   if redis.call('EXPIRE', evkey, secs, 'GT') == 1 then
-    local eid = redis.call('HGET', evkey, 'id')
+    if not eid or eid == '' then eid = redis.call('HGET', evkey, 'id') end
     if eid then redis.call('EXPIRE', tag .. 'eid:' .. eid, secs, 'GT') end
   end
 end
@@ -320,84 +342,132 @@ local function event_rearm(tag, evkey, now, keep)
   if f[1] then redis.call('EXPIRE', tag .. 'eid:' .. f[1], secs) end
 end
 
+-- hookq_complete on Redis Cluster: the keys it may touch, each once
+-- (attempts from ARGV[first] on, nf fields each, e = 1 if they carry the
+-- event id).
+local function complete_keys(tag, args, first, nf, e)
+  local pre, eps, evs = {tag .. 'stats', tag .. 'lost'}, {}, {}
+  for i = first, #args, nf do
+    local epid, evkey = args[i + 2], args[i + 3]
+    pre[#pre + 1] = tag .. 'dlv:' .. args[i + 1]
+    if not eps[epid] then
+      eps[epid] = true
+      pre[#pre + 1] = tag .. 'ep:' .. epid
+      pre[#pre + 1] = tag .. 'eplog:' .. epid
+    end
+    local seen = evs[evkey]
+    if not seen then
+      seen = 1
+      pre[#pre + 1] = evkey
+      local eid = e == 1 and args[i + 4] or ''
+      if eid == '' then eid = redis.call('HGET', evkey, 'id') end
+      if eid then pre[#pre + 1] = tag .. 'eid:' .. eid end
+    end
+    if seen == 1 and args[i + 4 + e] ~= args[i + 5 + e] then
+      -- resent: event_rearm reads the event's deliveries
+      seen = 2
+      for did in string.gmatch(redis.call('HGET', evkey, 'dl') or '', '%S+') do
+        pre[#pre + 1] = tag .. 'dlv:' .. did
+      end
+    end
+    evs[evkey] = seen
+  end
+  return pre
+end
+
 local function complete(keys, args)
   local stream, retry, dead = keys[1], keys[2], keys[3]
-  local tag, now, keep, loglen, disable_after = args[1], tonumber(args[2]), tonumber(args[3]), args[4],
-                                                 tonumber(args[5])
+  local tag, nows, keeps, loglen = args[1], args[2], args[3], args[4]
+  local now, keep, disable_after = tonumber(nows), tonumber(keeps), tonumber(args[5])
   local exact = tonumber(loglen) < 1000
   local counts = {delivered = 0, failed = 0, dead = 0, cancelled = 0, deferred = 0}
-  local acked = {}
+  local recorded = 0
   local health, eporder = {}, {}
-  local pre = {tag .. 'stats'}
-  for i = 6, #args, 11 do
-    local did, epid = args[i + 1], args[i + 2]
-    pre[#pre + 1] = tag .. 'dlv:' .. did
-    pre[#pre + 1] = tag .. 'ep:' .. epid
-    pre[#pre + 1] = tag .. 'eplog:' .. epid
-    event_keys(tag, args[i + 3], pre)
+  -- ARGV[6] is the cluster flag; anything else (a stream id, or nothing) is
+  -- the layout of workers from before it, still accepted during a rolling
+  -- upgrade: 11 fields per attempt from ARGV[6] (no event id), keys read
+  -- first as on a cluster
+  local first, nf, e = 7, 12, 1
+  if args[6] ~= '0' and args[6] ~= '1' then first, nf, e = 6, 11, 0 end
+  if args[6] ~= '0' then touch(complete_keys(tag, args, first, nf, e)) end
+  local sids = {}
+  for i = first, #args, nf do sids[#sids + 1] = args[i] end
+  local nacked = 0
+  for j = 1, #sids, 500 do
+    nacked = nacked + redis.call('XACK', stream, GROUP, unpack(sids, j, math.min(j + 499, #sids)))
   end
-  touch(pre)
-  for i = 6, #args, 11 do
+  local all = nacked == #sids
+  for i = first, #args, nf do
     local sid, did, epid, evkey = args[i], args[i + 1], args[i + 2], args[i + 3]
-    local n, r, outcome, due = args[i + 4], args[i + 5], args[i + 6], args[i + 7]
-    local att, code, reason = args[i + 8], args[i + 9], args[i + 10]
-    if redis.call('XACK', stream, GROUP, sid) == 1 then
-      acked[#acked + 1] = sid
-      local dk = tag .. 'dlv:' .. did
+    local eid = e == 1 and args[i + 4] or ''
+    local n, r, outcome, due = args[i + 4 + e], args[i + 5 + e], args[i + 6 + e], args[i + 7 + e]
+    local att, code, reason = args[i + 8 + e], args[i + 9 + e], args[i + 10 + e]
+    local dk = tag .. 'dlv:' .. did
+    local pending = all
+    if not pending then
+      local g = redis.call('HMGET', dk, 'st', 'sid')
+      pending = g[1] == 'pending' and g[2] == sid and redis.call('HEXISTS', tag .. 'lost', sid) == 0
+    end
+    if pending then
+      recorded = recorded + 1
       local resent = n ~= r
       -- an entry that waited long: keep its event the retention past now
       local born = tonumber(string.match(sid, '^(%d+)'))
-      if born and now - born > SLACK * 500 and not resent then event_extend(tag, evkey, keep + SLACK) end
+      if born and now - born > SLACK * 500 and not resent then event_extend(tag, evkey, keep + SLACK, eid) end
       if outcome == 'defer' then
         -- the endpoint's backlog at that worker was full: back to the retry
         -- set without using an attempt (promote re-adds n and r unchanged)
         redis.call('HSET', dk, 'st', 'retrying', 'n', tonumber(n) - 1, 'r', tonumber(r) - 1,
-                   'due', due, 'upd', now)
+                   'due', due, 'upd', nows)
         redis.call('ZADD', retry, due, did)
-        event_extend(tag, evkey, math.ceil((tonumber(due) - now) / 1000) + keep + SLACK)
+        event_extend(tag, evkey, math.ceil((tonumber(due) - now) / 1000) + keep + SLACK, eid)
         counts.deferred = counts.deferred + 1
       elseif outcome == 'cancel' then
-        redis.call('HSET', dk, 'st', 'cancelled', 'reason', reason, 'upd', now)
-        redis.call('EXPIRE', dk, keep)
+        redis.call('HSET', dk, 'st', 'cancelled', 'reason', reason, 'upd', nows)
+        redis.call('EXPIRE', dk, keeps)
         if resent then event_rearm(tag, evkey, now, keep) end
         counts.cancelled = counts.cancelled + 1
       else
         local logst
         local h = health[epid]
         if not h then
+          -- read once per endpoint: whether it exists, and what the health
+          -- update below needs (nothing before it here writes these fields)
+          local f = redis.call('HMGET', tag .. 'ep:' .. epid, 'ver', 'act', 'ff', 'fails', 'ok_at', 'fail_at')
           h = {ok = false, fails = 0, early = false, gone = false, logged = false,
-               exists = redis.call('EXISTS', tag .. 'ep:' .. epid) == 1}
+               exists = (f[1] or f[2]) and true or false, act = f[2], ff = f[3], was = f[4],
+               ok_at = tonumber(f[5]) or 0, fail_at = tonumber(f[6]) or 0}
           health[epid] = h
           eporder[#eporder + 1] = epid
         end
         if outcome == 'delivered' then
           logst = 'delivered'
-          redis.call('HSET', dk, 'st', 'delivered', 'n', n, 'r', r, 'a' .. n, att, 'code', code, 'upd', now)
-          redis.call('EXPIRE', dk, keep)
+          redis.call('HSET', dk, 'st', 'delivered', 'n', n, 'r', r, 'a' .. n, att, 'code', code, 'upd', nows)
+          redis.call('EXPIRE', dk, keeps)
           if resent then event_rearm(tag, evkey, now, keep) end
           h.ok, h.fails = true, 0
           counts.delivered = counts.delivered + 1
         elseif outcome == 'retry' and not h.exists then
           -- the endpoint was deleted while this attempt ran: no retry
           redis.call('HSET', dk, 'st', 'cancelled', 'n', n, 'r', r, 'a' .. n, att, 'code', code,
-                     'reason', 'endpoint deleted', 'upd', now)
-          redis.call('EXPIRE', dk, keep)
+                     'reason', 'endpoint deleted', 'upd', nows)
+          redis.call('EXPIRE', dk, keeps)
           if resent then event_rearm(tag, evkey, now, keep) end
           counts.cancelled = counts.cancelled + 1
         else
           if outcome == 'retry' then
             logst = 'failed'
             redis.call('HSET', dk, 'st', 'retrying', 'n', n, 'r', r, 'a' .. n, att, 'code', code,
-                       'due', due, 'upd', now)
+                       'due', due, 'upd', nows)
             redis.call('ZADD', retry, due, did)
-            event_extend(tag, evkey, math.ceil((tonumber(due) - now) / 1000) + keep + SLACK)
+            event_extend(tag, evkey, math.ceil((tonumber(due) - now) / 1000) + keep + SLACK, eid)
             counts.failed = counts.failed + 1
           else
             logst = 'dead'
             redis.call('HSET', dk, 'st', 'dead', 'n', n, 'r', r, 'a' .. n, att, 'code', code,
-                       'reason', reason, 'upd', now)
-            redis.call('EXPIRE', dk, keep)
-            redis.call('ZADD', dead, now, did)
+                       'reason', reason, 'upd', nows)
+            redis.call('EXPIRE', dk, keeps)
+            redis.call('ZADD', dead, nows, did)
             if resent then event_rearm(tag, evkey, now, keep) end
             counts.dead = counts.dead + 1
           end
@@ -408,57 +478,68 @@ local function complete(keys, args)
         -- the attempt log of a deleted endpoint is not recreated; below 1000
         -- entries it is trimmed exactly (MAXLEN ~ trims whole 100-entry
         -- nodes, far too coarse for a small HOOKQ_ATTEMPT_LOG); entries older
-        -- than keep seconds are dropped once per endpoint below (the producer
-        -- also hides entries older than HOOKQ_RETENTION)
+        -- than keep seconds are dropped below, once per endpoint and second
+        -- (the producer also hides entries older than HOOKQ_RETENTION)
         if logst and h.exists then
           redis.call('XADD', tag .. 'eplog:' .. epid, 'MAXLEN', exact and '=' or '~', loglen, '*',
-                     'd', did, 'n', n, 's', logst, 'c', code, 't', now)
+                     'd', did, 'n', n, 's', logst, 'c', code, 't', nows)
           h.logged = true
         end
       end
     end
   end
-  if #acked > 0 then redis.call('XDEL', stream, unpack(acked)) end
+  for j = 1, #sids, 500 do
+    redis.call('XDEL', stream, unpack(sids, j, math.min(j + 499, #sids)))
+  end
   -- dead deliveries leave the dead set with their hashes (after keep)
   redis.call('ZREMRANGEBYSCORE', dead, '-inf', '(' .. (now - keep * 1000))
   -- Endpoint health, once per endpoint, as if applied attempt by attempt:
   -- `fails` counts failures since the last success, `ff` is the first
   -- failure of that streak; an ongoing streak older than disable-after
   -- disables the endpoint at its next failure, 410 Gone at once. A deleted
-  -- endpoint is not recreated.
+  -- endpoint is not recreated. A healthy endpoint whose ok_at is already in
+  -- this second is left as it is (the API shows it to the second), and its
+  -- log is age-trimmed with the first health write of each second: with
+  -- many batches a second, most write nothing here.
+  local sec = math.floor(now / 1000)
   for _, epid in ipairs(eporder) do
     local h, epk = health[epid], tag .. 'ep:' .. epid
     if h.exists then
+      local trim = math.floor(math.max(h.ok_at, h.fail_at) / 1000) ~= sec
       local why
       if h.gone then
         why = 'endpoint answered 410 Gone'
       elseif h.early and disable_after > 0 then
-        local f = redis.call('HMGET', epk, 'act', 'ff')
-        local ff = tonumber(f[2])
-        if f[1] == '1' and ff and now - ff >= disable_after then
+        local ff = tonumber(h.ff)
+        if h.act == '1' and ff and now - ff >= disable_after then
           why = 'every attempt failed for ' .. math.floor((now - ff) / 1000) .. 's'
         end
       end
       if h.ok then
         if h.fails == 0 then
-          redis.call('HSET', epk, 'fails', '0', 'ok_at', now)
-          redis.call('HDEL', epk, 'ff')
+          if h.was ~= '0' or h.ff or math.floor(h.ok_at / 1000) ~= sec then
+            redis.call('HSET', epk, 'fails', '0', 'ok_at', nows)
+            if h.ff then redis.call('HDEL', epk, 'ff') end
+          end
         else
-          redis.call('HSET', epk, 'fails', h.fails, 'ok_at', now, 'ff', now, 'fail_at', now)
+          redis.call('HSET', epk, 'fails', h.fails, 'ok_at', nows, 'ff', nows, 'fail_at', nows)
         end
       elseif h.fails > 0 then
         redis.call('HINCRBY', epk, 'fails', h.fails)
-        redis.call('HSETNX', epk, 'ff', now)
-        redis.call('HSET', epk, 'fail_at', now)
+        if h.ff then
+          redis.call('HSET', epk, 'fail_at', nows)
+        else
+          redis.call('HSET', epk, 'fail_at', nows, 'ff', nows)
+        end
       end
-      if why then disable(epk, now, why) end
-      if h.logged then redis.call('XTRIM', tag .. 'eplog:' .. epid, 'MINID', '~', now - keep * 1000) end
+      if why then disable(epk, nows, why) end
+      if h.logged and trim then redis.call('XTRIM', tag .. 'eplog:' .. epid, 'MINID', '~', now - keep * 1000) end
     end
   end
   for k, v in pairs(counts) do
     if v > 0 then redis.call('HINCRBY', tag .. 'stats', k, v) end
   end
-  return #acked
+  return recorded
 end
 
 --[[ hookq_promote: move due retries back onto the stream.

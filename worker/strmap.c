@@ -1,7 +1,7 @@
 /* strmap: a small chained hash map from C strings to pointers, used for the
- * endpoint cache (epid -> epentry), the set of held stream ids (sid ->
- * delivery) and key de-duplication inside one hookq_load batch. Keys are
- * copied; values are not owned. Grows by doubling at load factor 1. */
+ * endpoint cache (epid -> epentry) and the set of held stream ids (sid ->
+ * delivery). Keys are copied (into their entry: one allocation each);
+ * values are not owned. Grows by doubling at load factor 1. */
 #include "hq_fmacros.h"
 #include <string.h>
 #include "hq_alloc.h"
@@ -23,7 +23,6 @@ void strmap_free(strmap *m)
         strmap_ent *e = m->b[i];
         while (e) {
             strmap_ent *nx = e->next;
-            hq_free(e->key);
             hq_free(e);
             e = nx;
         }
@@ -73,8 +72,9 @@ void strmap_put(strmap *m, const char *key, void *val)
             e->val = val;
             return;
         }
-    strmap_ent *e = hq_malloc(sizeof *e);
-    e->key = hq_strdup(key);
+    size_t kl = strlen(key) + 1;
+    strmap_ent *e = hq_malloc(sizeof *e + kl);
+    memcpy(e->key, key, kl);
     e->val = val;
     e->next = m->b[s];
     m->b[s] = e;
@@ -90,7 +90,6 @@ void *strmap_del(strmap *m, const char *key)
         if (strcmp(e->key, key) == 0) {
             void *v = e->val;
             *pp = e->next;
-            hq_free(e->key);
             hq_free(e);
             m->n--;
             return v;

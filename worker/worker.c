@@ -8,10 +8,11 @@
  *    to 5 s); on connect it sends PING, AUTH/SELECT per the URL and, on cmd,
  *    FUNCTION LOAD REPLACE and XGROUP CREATE for every shard.
  *  - a uv_prepare_t (drive) that runs once per loop iteration, before the
- *    loop blocks, and batches: one hookq_load per shard for the entries
- *    claimed since the last iteration, one hookq_complete per shard for the
- *    outcomes decided since (Redis beforeSleep style), and the next read as
- *    soon as claim slots are free.
+ *    loop blocks, and batches: one load per shard for the entries claimed
+ *    since the last iteration (MULTI, hookq_load for the endpoints, an HMGET
+ *    per event, EXEC), one hookq_complete per shard for the outcomes decided
+ *    since (Redis beforeSleep style), and the next read as soon as claim
+ *    slots are free.
  *  - one cron timer (100 ms) with run_with_period-style periods.
  *
  * Redis lanes (struct rlane in worker.h): on a single Redis one lane
@@ -34,6 +35,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "hq_alloc.h"
+#include "hq_id.h"
 #include "hq_keys.h"
 #include "hq_log.h"
 #include "hq_redis_uv.h"
@@ -103,11 +105,36 @@ static void list_prepend(struct delivery **head, struct delivery **tail, struct 
 /* ------------------------------------------------------------------ */
 /* deliveries */
 
-/* The held-set key: stream ids are unique per stream only, so two shards'
- * streams can hand out the same id in the same millisecond. */
+/* Writes v in decimal and a NUL at p (room for 21 bytes); returns the NUL.
+ * snprintf was a tenth of the worker's own per-delivery Redis work. */
+static char *put_dec(char *p, long long v)
+{
+    char t[24];
+    int n = 0;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        t[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *p++ = '-';
+    while (n)
+        *p++ = t[--n];
+    *p = '\0';
+    return p;
+}
+
+/* The held-set key "<shard>/<sid>": stream ids are unique per stream only,
+ * so two shards' streams can hand out the same id in the same millisecond. */
 static void held_key(char *out, size_t n, int shard, const char *sid)
 {
-    snprintf(out, n, "%d/%s", shard, sid);
+    char *p = put_dec(out, shard);
+    size_t room = n - (size_t)(p - out) - 2, l = strlen(sid);
+    *p++ = '/';
+    if (l > room)
+        l = room;
+    memcpy(p, sid, l);
+    p[l] = '\0';
 }
 
 void delivery_free(struct delivery *d)
@@ -305,21 +332,20 @@ static char *put_uint(char *p, size_t v)
     return p;
 }
 
-/* Sends a command. 0, or -1 when the connection is down (the caller keeps
- * ownership of rc and of whatever it carries). */
-static int conn_send(struct conn *c, struct rcmd *rc, int argc, const char **argv, const size_t *lens)
+/* Room for the RESP of one command (put_cmd writes at most this). */
+static size_t cmd_room(int argc, const size_t *lens)
 {
-    if (!c->ac || c->dying)
-        return -1;
-    rc->c = c;
-    rc->sent_ms = hq_now_ms();
-    rc->next = NULL;
-    /* RESP formatted here in one allocation: hiredis' own formatter grows
-     * an sds argument by argument (dozens of reallocs for a batch) */
     size_t total = 16;
     for (int i = 0; i < argc; i++)
         total += lens[i] + 24;
-    char *buf = hq_malloc(total), *p = buf;
+    return total;
+}
+
+/* Writes the RESP of one command at p; returns the end. Formatted here in
+ * one allocation: hiredis' own formatter grows an sds argument by argument
+ * (dozens of reallocs for a batch). */
+static char *put_cmd(char *p, int argc, const char **argv, const size_t *lens)
+{
     *p++ = '*';
     p = put_uint(p, (size_t)argc);
     for (int i = 0; i < argc; i++) {
@@ -330,13 +356,69 @@ static int conn_send(struct conn *c, struct rcmd *rc, int argc, const char **arg
         *p++ = '\r';
         *p++ = '\n';
     }
+    return p;
+}
+
+static void conn_track(struct conn *c, struct rcmd *rc)
+{
+    rc->c = c;
+    rc->sent_ms = hq_now_ms();
+    rc->next = NULL;
+    if (c->q_tail) c->q_tail->next = rc;
+    else c->q_head = rc;
+    c->q_tail = rc;
+}
+
+/* Sends a command. 0, or -1 when the connection is down (the caller keeps
+ * ownership of rc and of whatever it carries). */
+static int conn_send(struct conn *c, struct rcmd *rc, int argc, const char **argv, const size_t *lens)
+{
+    if (!c->ac || c->dying)
+        return -1;
+    char *buf = hq_malloc(cmd_room(argc, lens));
+    char *p = put_cmd(buf, argc, argv, lens);
     int r = redisAsyncFormattedCommand(c->ac, on_reply, rc, buf, (size_t)(p - buf));
     hq_free(buf);
     if (r != REDIS_OK)
         return -1;
-    if (c->q_tail) c->q_tail->next = rc;
-    else c->q_head = rc;
-    c->q_tail = rc;
+    conn_track(c, rc);
+    return 0;
+}
+
+/* Sends ncmd commands as one transaction (MULTI ... EXEC): argv and lens
+ * hold them one after another, argc[i] arguments each. rc gets EXEC's reply:
+ * an array of their replies, or an error (EXECABORT when one was refused
+ * while queued, e.g. MOVED); the MULTI and QUEUED replies are dropped. 0, or
+ * -1 when the connection is down (as conn_send). */
+static int conn_send_tx(struct conn *c, struct rcmd *rc, int ncmd, const int *argc, const char **argv,
+                        const size_t *lens)
+{
+    static const char multi[] = "*1\r\n$5\r\nMULTI\r\n", exec[] = "*1\r\n$4\r\nEXEC\r\n";
+    if (!c->ac || c->dying)
+        return -1;
+    if (redisAsyncFormattedCommand(c->ac, NULL, NULL, multi, sizeof multi - 1) != REDIS_OK)
+        return -1;
+    size_t room = 0, off = 0;
+    for (int i = 0; i < ncmd; off += (size_t)argc[i++]) {
+        size_t n = cmd_room(argc[i], lens + off);
+        if (n > room) room = n;
+    }
+    char *buf = hq_malloc(room);
+    int r = REDIS_OK;
+    off = 0;
+    for (int i = 0; i < ncmd && r == REDIS_OK; off += (size_t)argc[i++]) {
+        char *p = put_cmd(buf, argc[i], argv + off, lens + off);
+        r = redisAsyncFormattedCommand(c->ac, NULL, NULL, buf, (size_t)(p - buf));
+    }
+    hq_free(buf);
+    if (r == REDIS_OK)
+        r = redisAsyncFormattedCommand(c->ac, on_reply, rc, exec, sizeof exec - 1);
+    if (r != REDIS_OK) {
+        /* half a transaction may be queued: this connection is done */
+        conn_kill(c, "transaction not queued");
+        return -1;
+    }
+    conn_track(c, rc);
     return 0;
 }
 
@@ -603,11 +685,23 @@ static char *reply_str(redisReply *r, size_t *len)
 static void handle_load(struct hq_worker *w, struct rcmd *rc, redisReply *r)
 {
     struct shard_q *q = &w->sq[rc->shard];
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != (size_t)(rc->nev + rc->nep)) {
-        if (r && r->type == REDIS_REPLY_ERROR)
-            reply_error(w, r, "hookq_load", 1);
-        else if (r)
+    /* EXEC's reply: [hookq_load (the endpoints), HMGET of each event] */
+    redisReply *epr = r && r->type == REDIS_REPLY_ARRAY && r->elements == (size_t)(1 + rc->nev) ? r->element[0]
+                                                                                               : NULL;
+    if (!epr || epr->type != REDIS_REPLY_ARRAY || epr->elements != (size_t)rc->nep) {
+        redisReply *err = r && r->type == REDIS_REPLY_ERROR ? r : epr && epr->type == REDIS_REPLY_ERROR ? epr : NULL;
+        if (err && w->cluster && is_err(err, "EXECABORT")) {
+            /* a queued read was refused: most likely MOVED/ASK/TRYAGAIN
+             * (whose replies the transaction drops): as reply_error does */
+            count_error(w);
+            hq_info("redis cluster is changing", "cmd", "hookq_load", "error", err->str);
+            w->need_topology = 1;
+            w->cmd_hold_until = hq_now_ms() + 100;
+        } else if (err) {
+            reply_error(w, err, "hookq_load", 1);
+        } else if (r) {
             hq_error("unexpected hookq_load reply");
+        }
         if (w->stopping || w->closing) {
             free_list(rc->list);
         } else {
@@ -619,9 +713,9 @@ static void handle_load(struct hq_worker *w, struct rcmd *rc, redisReply *r)
     struct event **evs = hq_calloc((size_t)rc->nev + 1, sizeof *evs);
     char *missing = hq_calloc((size_t)rc->nep + 1, 1);
     for (int i = 0; i < rc->nev; i++) {
-        redisReply *e = r->element[i];
+        redisReply *e = r->element[1 + i];
         if (e->type != REDIS_REPLY_ARRAY || e->elements < 6 || e->element[0]->type != REDIS_REPLY_STRING)
-            continue;
+            continue;   /* missing (every field nil) */
         struct event *ev = hq_calloc(1, sizeof *ev);
         ev->refs = 1;
         ev->id = reply_str(e->element[0], NULL);
@@ -641,7 +735,7 @@ static void handle_load(struct hq_worker *w, struct rcmd *rc, redisReply *r)
         evs[i] = ev;
     }
     for (int j = 0; j < rc->nep; j++) {
-        redisReply *e = r->element[rc->nev + j];
+        redisReply *e = epr->element[j];
         struct epentry *ep = rc->eps[j];
         if (e->type != REDIS_REPLY_ARRAY || e->elements < 4 || e->element[0]->type != REDIS_REPLY_STRING) {
             missing[j] = 1;
@@ -661,11 +755,16 @@ static void handle_load(struct hq_worker *w, struct rcmd *rc, redisReply *r)
     while (d) {
         struct delivery *nx = d->next;
         d->next = NULL;
+        if (evs[d->load_ev]) {
+            /* also when no attempt is made: hookq_complete gets its id */
+            d->ev = evs[d->load_ev];
+            d->ev->refs++;
+        }
         if (w->stopping) {
             delivery_free(d);   /* not started: stays pending for a reclaim */
         } else if (missing[d->load_ep]) {
             delivery_finish_noattempt(d, "cancel", "endpoint deleted");
-        } else if (!evs[d->load_ev]) {
+        } else if (!d->ev) {
             delivery_finish_noattempt(d, "dead", "payload lost: event expired or deleted");
         } else if (!d->ep->act) {
             char reason[512];
@@ -673,8 +772,6 @@ static void handle_load(struct hq_worker *w, struct rcmd *rc, redisReply *r)
                      d->ep->dis_reason);
             delivery_finish_noattempt(d, "dead", reason);
         } else {
-            d->ev = evs[d->load_ev];
-            d->ev->refs++;
             epcache_submit(w, d);
         }
         d = nx;
@@ -870,6 +967,27 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
 /* ------------------------------------------------------------------ */
 /* batching (once per loop iteration) */
 
+/* Index of s among names[0..*n), added at the end if absent. slots is an
+ * open-addressing table of DEDUP_SLOTS (>= 2 * LOAD_BATCH) entries holding
+ * index + 1 (0 = free), zeroed by the caller: no allocation per key. */
+#define DEDUP_SLOTS 512
+_Static_assert(DEDUP_SLOTS >= 2 * LOAD_BATCH && (DEDUP_SLOTS & (DEDUP_SLOTS - 1)) == 0, "DEDUP_SLOTS");
+static int dedup(const char **names, int *slots, int *n, const char *s)
+{
+    uint32_t h = hq_fnv1a(s, strlen(s)) & (DEDUP_SLOTS - 1);
+    while (slots[h]) {
+        if (strcmp(names[slots[h] - 1], s) == 0)
+            return slots[h] - 1;
+        h = (h + 1) & (DEDUP_SLOTS - 1);
+    }
+    names[*n] = s;
+    slots[h] = ++*n;
+    return *n - 1;
+}
+
+/* The event fields the worker reads (HMGET, in this order). */
+static const char *const ev_fields[] = { "id", "org", "type", "ca", "ts", "data" };
+
 static void send_loads(struct hq_worker *w, int s)
 {
     struct shard_q *q = &w->sq[s];
@@ -884,52 +1002,53 @@ static void send_loads(struct hq_worker *w, int s)
             nb++;
         }
         q->nload -= nb;
-        strmap evk, epk;
-        strmap_init(&evk);
-        strmap_init(&epk);
         const char **evnames = hq_calloc((size_t)nb, sizeof *evnames);
+        const char **epnames = hq_calloc((size_t)nb, sizeof *epnames);
         struct epentry **eps = hq_calloc((size_t)nb, sizeof *eps);
+        int evslots[DEDUP_SLOTS] = { 0 }, epslots[DEDUP_SLOTS] = { 0 };
         int nev = 0, nep = 0;
         for (struct delivery *d = batch; d; d = d->next) {
-            intptr_t i = (intptr_t)strmap_get(&evk, d->evkey);
-            if (!i) {
-                evnames[nev++] = d->evkey;
-                i = nev;
-                strmap_put(&evk, d->evkey, (void *)i);
-            }
-            d->load_ev = (int)i - 1;
-            intptr_t j = (intptr_t)strmap_get(&epk, d->epid);
-            if (!j) {
-                eps[nep++] = d->ep;
-                j = nep;
-                strmap_put(&epk, d->epid, (void *)j);
-            }
-            d->load_ep = (int)j - 1;
+            d->load_ev = dedup(evnames, evslots, &nev, d->evkey);
+            int j = nep;
+            d->load_ep = dedup(epnames, epslots, &nep, d->epid);
+            if (nep > j)
+                eps[j] = d->ep;
         }
-        strmap_free(&evk);
-        strmap_free(&epk);
-        int argc = 3 + nev + nep + 1 + nep;
+        hq_free(epnames);
+        /* One transaction: hookq_load for the endpoints (a config only when
+         * the cached version is stale), then a plain HMGET per event. Read
+         * through a function, every reply value becomes a Lua string first
+         * (Redis' Lua hashes each one byte by byte), which cost Redis more
+         * than the reads themselves. */
+        int ncmd = 1 + nev;
+        int *argcs = hq_calloc((size_t)ncmd, sizeof *argcs);
+        int argc = 4 + 2 * nep + 8 * nev;
         const char **argv = hq_calloc((size_t)argc, sizeof *argv);
         size_t *lens = hq_calloc((size_t)argc, sizeof *lens);
         char **own = hq_calloc((size_t)nep, sizeof *own);
-        char nkeys[16], nevs[16];
-        snprintf(nkeys, sizeof nkeys, "%d", nev + nep);
-        snprintf(nevs, sizeof nevs, "%d", nev);
+        char nkeys[16];
+        snprintf(nkeys, sizeof nkeys, "%d", nep);
         int a = 0;
         argv[a++] = "FCALL";
         argv[a++] = "hookq_load";
         argv[a++] = nkeys;
-        for (int i = 0; i < nev; i++)
-            argv[a++] = evnames[i];
         for (int j = 0; j < nep; j++) {
             size_t l = strlen(q->tag) + 3 + strlen(eps[j]->id) + 1;
             own[j] = hq_malloc(l);
             snprintf(own[j], l, "%sep:%s", q->tag, eps[j]->id);
             argv[a++] = own[j];
         }
-        argv[a++] = nevs;
+        argv[a++] = "0";   /* no event keys: read below */
         for (int j = 0; j < nep; j++)
             argv[a++] = eps[j]->ver;
+        argcs[0] = a;
+        for (int i = 0; i < nev; i++) {
+            argv[a++] = "HMGET";
+            argv[a++] = evnames[i];
+            for (size_t f = 0; f < sizeof ev_fields / sizeof *ev_fields; f++)
+                argv[a++] = ev_fields[f];
+            argcs[1 + i] = 8;
+        }
         for (int i = 0; i < argc; i++)
             lens[i] = strlen(argv[i]);
         struct rcmd *rc = rcmd_new(R_LOAD, s);
@@ -938,10 +1057,11 @@ static void send_loads(struct hq_worker *w, int s)
         rc->nev = nev;
         rc->nep = nep;
         rc->eps = eps;
-        int sent = conn_send(&w->rlanes[RLANE(w, s)].cmd, rc, argc, argv, lens);
+        int sent = conn_send_tx(&w->rlanes[RLANE(w, s)].cmd, rc, ncmd, argcs, argv, lens);
         for (int j = 0; j < nep; j++)
             hq_free(own[j]);
         hq_free(own);
+        hq_free(argcs);
         hq_free(argv);
         hq_free(lens);
         hq_free(evnames);
@@ -971,7 +1091,7 @@ static void send_completes(struct hq_worker *w, int s)
             nb++;
         }
         q->ndone -= nb;
-        int argc = 11 + 11 * nb;
+        int argc = 12 + 12 * nb;
         const char **argv = hq_calloc((size_t)argc, sizeof *argv);
         size_t *lens = hq_calloc((size_t)argc, sizeof *lens);
         char (*nums)[24] = hq_calloc((size_t)nb * 4 + 4, 24);
@@ -983,28 +1103,30 @@ static void send_completes(struct hq_worker *w, int s)
         argv[a++] = q->retry;
         argv[a++] = q->dead;
         argv[a++] = q->tag;
-        snprintf(nums[k], 24, "%lld", (long long)now);
+        put_dec(nums[k], now);
         argv[a++] = nums[k++];
-        snprintf(nums[k], 24, "%lld", (long long)w->keep_s);
+        put_dec(nums[k], w->keep_s);
         argv[a++] = nums[k++];
-        snprintf(nums[k], 24, "%d", w->attempt_log);
+        put_dec(nums[k], w->attempt_log);
         argv[a++] = nums[k++];
-        snprintf(nums[k], 24, "%lld", (long long)w->disable_after_ms);
+        put_dec(nums[k], w->disable_after_ms);
         argv[a++] = nums[k++];
+        argv[a++] = w->cluster ? "1" : "0";   /* read every key first (slot migrations) */
         for (struct delivery *d = batch; d; d = d->next) {
             argv[a++] = d->sid;
             argv[a++] = d->did;
             argv[a++] = d->epid;
             argv[a++] = d->evkey;
-            snprintf(nums[k], 24, "%d", d->n);
+            argv[a++] = d->ev ? d->ev->id : "";
+            put_dec(nums[k], d->n);
             argv[a++] = nums[k++];
-            snprintf(nums[k], 24, "%d", d->r);
+            put_dec(nums[k], d->r);
             argv[a++] = nums[k++];
             argv[a++] = d->outcome;
-            snprintf(nums[k], 24, "%lld", (long long)d->due_ms);
+            put_dec(nums[k], d->due_ms);
             argv[a++] = nums[k++];
             argv[a++] = d->record ? d->record : "{}";
-            snprintf(nums[k], 24, "%d", d->code);
+            put_dec(nums[k], d->code);
             argv[a++] = nums[k++];
             argv[a++] = d->reason ? d->reason : "";
         }

@@ -38,8 +38,8 @@
 /* ---- strmap.c ---- */
 typedef struct strmap_ent {
     struct strmap_ent *next;
-    char *key;      /* owned copy */
     void *val;
+    char key[];     /* copy, in the same allocation */
 } strmap_ent;
 
 typedef struct strmap {
