@@ -61,12 +61,74 @@ static const char *event_body(struct event *ev, enum hq_payload_format f, size_t
     return ev->body[f];
 }
 
-/* Appends s as JSON string, replacing each invalid UTF-8 byte by U+FFFD. */
-static void put_lossy(hq_buf *out, const unsigned char *s, size_t n)
+/* The attempt record is written into one scratch buffer kept between
+ * records (the worker is single-threaded) with plain memcpy, then copied
+ * out exactly once (record_json). */
+static char *rb;
+static size_t rb_len, rb_cap;
+
+/* Room for n more bytes (and a NUL) at rb + rb_len. */
+static char *rb_room(size_t n)
 {
+    if (rb_len + n + 1 > rb_cap) {
+        size_t c = rb_cap ? rb_cap : 2048;
+        while (c < rb_len + n + 1)
+            c *= 2;
+        rb = hq_realloc(rb, c);
+        rb_cap = c;
+    }
+    return rb + rb_len;
+}
+
+static void rb_put(const void *p, size_t n)
+{
+    memcpy(rb_room(n), p, n);
+    rb_len += n;
+}
+
+#define RB_LIT(s) rb_put(s, sizeof(s) - 1)
+
+/* 1 for the bytes hq_json_write_string escapes: controls, '"' and '\'. */
+static const unsigned char json_esc[256] = {
+    [0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1,
+};
+
+/* Appends s[0..n) as a JSON string, byte for byte what hq_json_write_string
+ * writes; in one copy when nothing needs escaping (the usual case). */
+static void rb_json(const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n && !json_esc[u[i]])
+        i++;
+    if (i < n) {
+        hq_buf t;
+        hq_buf_init(&t, 0);
+        hq_json_write_string(&t, s, n);
+        rb_put(t.data, t.len);
+        hq_buf_free(&t);
+        return;
+    }
+    char *o = rb_room(n + 2);
+    o[0] = '"';
+    memcpy(o + 1, s, n);
+    o[n + 1] = '"';
+    rb_len += n + 2;
+}
+
+/* Appends s as JSON string, replacing each invalid UTF-8 byte by U+FFFD. */
+static void rb_lossy(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n && s[i] < 0x80)
+        i++;
+    if (i == n) {   /* ASCII: nothing to replace */
+        rb_json((const char *)s, n);
+        return;
+    }
     hq_buf clean;
     hq_buf_init(&clean, 0);
-    size_t i = 0;
+    hq_buf_append(&clean, s, i);
     while (i < n) {
         unsigned char c = s[i];
         size_t len = 0;
@@ -91,33 +153,141 @@ static void put_lossy(hq_buf *out, const unsigned char *s, size_t n)
             i++;
         }
     }
-    hq_json_write_string(out, clean.data ? clean.data : "", clean.len);
+    rb_json(clean.data ? clean.data : "", clean.len);
     hq_buf_free(&clean);
 }
 
-static void put_str(hq_buf *b, const char *s)
+static void rb_str(const char *s)
 {
     if (s)
-        hq_json_write_string(b, s, strlen(s));
+        rb_json(s, strlen(s));
     else
-        hq_buf_puts(b, "null");
+        RB_LIT("null");
 }
 
-/* The request's header lines are gathered here ("name: value\0" each) and
- * then copied, with their curl_slist nodes, into one allocation (see
- * hdr_block): no malloc per header. The worker is single-threaded. */
+/* Writes v in decimal at p; returns the end (no NUL). */
+static char *put_i64(char *p, int64_t v)
+{
+    char t[24];
+    int n = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        t[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *p++ = '-';
+    while (n)
+        *p++ = t[--n];
+    return p;
+}
+
+static void rb_i64(int64_t v)
+{
+    char *p = rb_room(24);   /* may move rb */
+    rb_len = (size_t)(put_i64(p, v) - rb);
+}
+
+/* hq_rfc3339 and hq_rfc3339_ms of the same second, formatted once per
+ * second: "YYYY-MM-DDTHH:MM:SSZ" into out (>= 21 bytes), or with ".mmm"
+ * (out >= 25 bytes) when with_ms. */
+static void rfc3339(int64_t ms, char *out, int with_ms)
+{
+    static int64_t sec = INT64_MIN;
+    static char text[21];
+    int64_t s = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+    if (s != sec) {
+        hq_rfc3339(s * 1000, text);
+        sec = s;
+    }
+    if (!with_ms) {
+        memcpy(out, text, 21);
+        return;
+    }
+    int milli = (int)(ms - s * 1000);
+    memcpy(out, text, 19);
+    out[19] = '.';
+    out[20] = (char)('0' + milli / 100);
+    out[21] = (char)('0' + milli / 10 % 10);
+    out[22] = (char)('0' + milli % 10);
+    out[23] = 'Z';
+    out[24] = '\0';
+}
+
+/* ---- request headers ----
+ * The header lines go to curl in as few curl_slist nodes as possible: curl
+ * compares the start of every node against the names it handles itself
+ * (Host, Accept, Content-Type, Content-Length, Expect, ...) several times per
+ * request and formats each node separately, so hookq's own headers (User-Agent
+ * through the auth header) are one node of "name: value" lines joined by
+ * CRLF, which curl sends verbatim: the bytes on the wire are the same as with
+ * one node per header. Content-Type, every custom header, and the "Expect:"
+ * and "Accept:" that switch off curl's defaults stay nodes of their own, so
+ * curl still sees each of them (and a custom header with an empty value is
+ * still dropped by curl, as before). Values with CR or LF are never sent.
+ *
+ * The node texts are gathered in hdr_text ("...\0" each) and then copied,
+ * with their curl_slist nodes, into one allocation (hdr_block): no malloc per
+ * header. The worker is single-threaded. The attempt record's
+ * request_headers are written from that block when the attempt ends
+ * (rb_request_headers). */
 static hq_buf hdr_text;
 static int hdr_n;
+static int hdr_merging;      /* the last node takes more lines */
 
-static void hdr_line(const char *name, const char *value)
+/* 1 when name: value may be sent (no CR/LF, no colon in the name). */
+static int hdr_ok(const char *name, const char *value)
+{
+    return !strpbrk(name, "\r\n:") && !strpbrk(value, "\r\n");
+}
+
+static void hdr_put(const char *name, const char *value)
 {
     hq_buf_puts(&hdr_text, name);
-    if (value) {
-        hq_buf_puts(&hdr_text, ": ");
-        hq_buf_puts(&hdr_text, value);
-    }
-    hq_buf_append(&hdr_text, "", 1);   /* the NUL ends the line */
+    hq_buf_append(&hdr_text, ": ", 2);
+    hq_buf_puts(&hdr_text, value);
+}
+
+/* A header as a node of its own. */
+static void hdr_node(const char *name, const char *value)
+{
+    if (!hdr_ok(name, value))
+        return;
+    hdr_put(name, value);
+    hq_buf_append(&hdr_text, "", 1);   /* the NUL ends the node */
     hdr_n++;
+    hdr_merging = 0;
+}
+
+/* A header of hookq's own: one more line of the merged node. An empty value
+ * gets a node of its own (curl drops a blank header only when it is a
+ * whole node). */
+static void hdr_merge(const char *name, const char *value)
+{
+    if (!value[0]) {
+        hdr_node(name, value);
+        return;
+    }
+    if (!hdr_ok(name, value))
+        return;
+    if (hdr_merging) {
+        hdr_text.len--;                 /* reopen the node: drop its NUL */
+        hq_buf_append(&hdr_text, "\r\n", 2);
+    } else {
+        hdr_n++;
+        hdr_merging = 1;
+    }
+    hdr_put(name, value);
+    hq_buf_append(&hdr_text, "", 1);
+}
+
+/* A node curl reads as "do not send your default of this header". */
+static void hdr_off(const char *line)
+{
+    hq_buf_puts(&hdr_text, line);
+    hq_buf_append(&hdr_text, "", 1);
+    hdr_n++;
+    hdr_merging = 0;
 }
 
 /* One block: hdr_n curl_slist nodes, then the text they point into. Freed
@@ -137,51 +307,86 @@ static struct curl_slist *hdr_block(void)
     return hdr_n ? v : (hq_free(blk), (struct curl_slist *)NULL);
 }
 
-/* Adds one request header to the curl list and to the recorded JSON
- * (value "[redacted]" when redact). Values with CR/LF are refused. */
-static void add_header(struct delivery *d, const char *name, const char *value, int redact)
+/* 1 when the attempt record shows this request header as "[redacted]":
+ * the signature headers and the auth headers, also as custom headers. */
+static int hdr_redacted(const hq_endpoint *e, const char *name, size_t n)
 {
-    if (strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
-        return;
-    hdr_line(name, value);
-    if (d->reqhdrs.len > 1)
-        hq_buf_putc(&d->reqhdrs, ',');
-    put_str(&d->reqhdrs, name);
-    hq_buf_putc(&d->reqhdrs, ':');
-    put_str(&d->reqhdrs, redact ? "[redacted]" : value);
+    const char *sig = e && e->signature_header && e->signature_header[0] ? e->signature_header
+                                                                        : "X-Webhook-Signature";
+    const char *names[] = { sig, "webhook-signature", "Authorization", "X-API-KEY" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strlen(names[i]) == n && strncasecmp(names[i], name, n) == 0)
+            return 1;
+    return 0;
+}
+
+/* Appends the request headers of d (its header block, without the last two
+ * nodes, "Expect:" and "Accept:") as a JSON object, secrets redacted. Lines
+ * are "name: value" (build_headers wrote them; no value holds a CR). */
+static void rb_request_headers(const struct delivery *d, const hq_endpoint *e)
+{
+    RB_LIT("{");
+    int first = 1;
+    for (const struct curl_slist *n = d->hdrs; n && n->next && n->next->next; n = n->next) {
+        const char *line = n->data;
+        for (;;) {
+            const char *end = strchr(line, '\r');
+            size_t len = end ? (size_t)(end - line) : strlen(line);
+            const char *colon = memchr(line, ':', len);
+            if (colon) {
+                size_t nl = (size_t)(colon - line);
+                const char *v = colon + 2 <= line + len ? colon + 2 : line + len;
+                if (!first)
+                    RB_LIT(",");
+                first = 0;
+                rb_json(line, nl);
+                RB_LIT(":");
+                if (hdr_redacted(e, line, nl))
+                    RB_LIT("\"[redacted]\"");
+                else
+                    rb_json(v, (size_t)(line + len - v));
+            }
+            if (!end)
+                break;
+            line = end + 2;
+        }
+    }
+    RB_LIT("}");
 }
 
 static void build_headers(struct delivery *d, const hq_endpoint *e, const char *body, size_t len)
 {
     char buf[1024], ts[40];
     struct event *ev = d->ev;
-    hq_buf_init(&d->reqhdrs, 0);
     hq_buf_reset(&hdr_text);
     hdr_n = 0;
-    hq_buf_putc(&d->reqhdrs, '{');
-    add_header(d, "Content-Type", "application/json", 0);
-    add_header(d, "User-Agent", "hookq/" HOOKQ_VERSION, 0);
-    add_header(d, "X-Webhook-Id", ev->id, 0);
-    add_header(d, "X-Webhook-Event", ev->type, 0);
-    hq_rfc3339(d->at_ms, ts);
-    add_header(d, "X-Webhook-Timestamp", ts, 0);
-    snprintf(buf, sizeof buf, "%d", d->n);
-    add_header(d, "X-Webhook-Attempt", buf, 0);
+    hdr_merging = 0;
+    hdr_node("Content-Type", "application/json");
+    hdr_merge("User-Agent", "hookq/" HOOKQ_VERSION);
+    hdr_merge("X-Webhook-Id", ev->id);
+    hdr_merge("X-Webhook-Event", ev->type);
+    rfc3339(d->at_ms, ts, 0);
+    hdr_merge("X-Webhook-Timestamp", ts);
+    *put_i64(buf, d->n) = '\0';
+    hdr_merge("X-Webhook-Attempt", buf);
 
     int rotating = e->old_secret && e->old_secret[0] && d->at_ms < e->old_secret_until_ms;
     const char *secret = e->secret ? e->secret : "";
     const char *sigsecret = rotating ? e->old_secret : secret;
     if (e->signature_format != HQ_SIG_NONE) {
-        char hex[65];
-        hq_hmac_sha256_hex(sigsecret, strlen(sigsecret), body, len, hex);
-        snprintf(buf, sizeof buf, "%s%s", e->signature_format == HQ_SIG_SHA256_HEX ? "sha256=" : "", hex);
-        add_header(d, e->signature_header && e->signature_header[0] ? e->signature_header
-                                                                   : "X-Webhook-Signature", buf, 1);
+        char *p = buf;
+        if (e->signature_format == HQ_SIG_SHA256_HEX) {
+            memcpy(p, "sha256=", 7);
+            p += 7;
+        }
+        hq_hmac_sha256_hex(sigsecret, strlen(sigsecret), body, len, p);
+        hdr_merge(e->signature_header && e->signature_header[0] ? e->signature_header
+                                                                : "X-Webhook-Signature", buf);
     }
-    add_header(d, "webhook-id", ev->id, 0);
+    hdr_merge("webhook-id", ev->id);
     int64_t tsec = d->at_ms / 1000;
-    snprintf(buf, sizeof buf, "%lld", (long long)tsec);
-    add_header(d, "webhook-timestamp", buf, 0);
+    *put_i64(buf, tsec) = '\0';
+    hdr_merge("webhook-timestamp", buf);
     unsigned char key[HQ_SECRET_MAX + 8];
     char sig_new[128], sig_old[128];
     size_t kl = hq_secret_key(secret, key);
@@ -190,10 +395,10 @@ static void build_headers(struct delivery *d, const hq_endpoint *e, const char *
         kl = hq_secret_key(e->old_secret, key);
         hq_sign_standard(key, kl, ev->id, tsec, body, len, sig_old);
         snprintf(buf, sizeof buf, "%s %s", sig_old, sig_new);
+        hdr_merge("webhook-signature", buf);
     } else {
-        snprintf(buf, sizeof buf, "%s", sig_new);
+        hdr_merge("webhook-signature", sig_new);
     }
-    add_header(d, "webhook-signature", buf, 1);
     memset(key, 0, sizeof key);
 
     switch (e->auth_type) {
@@ -208,35 +413,31 @@ static void build_headers(struct delivery *d, const hq_endpoint *e, const char *
         char *b64 = hq_malloc(4 * ((ul + pl + 3) / 3) + 8 + 6);
         memcpy(b64, "Basic ", 6);
         hq_base64_encode(up, ul + pl + 1, b64 + 6);
-        add_header(d, "Authorization", b64, 1);
+        hdr_merge("Authorization", b64);
         memset(up, 0, ul + pl + 1);
         hq_free(up);
         hq_free(b64);
         break;
     }
     case HQ_AUTH_API_KEY:
-        add_header(d, "X-API-KEY", e->auth_key ? e->auth_key : "", 1);
+        hdr_merge("X-API-KEY", e->auth_key ? e->auth_key : "");
         break;
     case HQ_AUTH_BEARER:
         snprintf(buf, sizeof buf, "Bearer %s", e->auth_key ? e->auth_key : "");
-        add_header(d, "Authorization", buf, 1);
+        hdr_merge("Authorization", buf);
         break;
     default:
         break;
     }
-    for (int i = 0; i < e->nheaders; i++) {
-        const char *nm = e->headers[i].name;
-        int redact = strcasecmp(nm, "Authorization") == 0 || strcasecmp(nm, "X-API-KEY") == 0 ||
-                     (e->signature_header && strcasecmp(nm, e->signature_header) == 0) ||
-                     strcasecmp(nm, "webhook-signature") == 0;
-        add_header(d, nm, e->headers[i].value ? e->headers[i].value : "", redact);
-    }
-    hq_buf_putc(&d->reqhdrs, '}');
+    for (int i = 0; i < e->nheaders; i++)
+        hdr_node(e->headers[i].name, e->headers[i].value ? e->headers[i].value : "");
     /* no curl defaults: no Expect: 100-continue, no Accept */
-    hdr_line("Expect:", NULL);
-    hdr_line("Accept:", NULL);
+    hdr_off("Expect:");
+    hdr_off("Accept:");
     d->hdrs = hdr_block();
     memset(buf, 0, sizeof buf);
+    if (hdr_text.data)
+        memset(hdr_text.data, 0, hdr_text.len);   /* it held the auth value */
 }
 
 static size_t on_body(char *p, size_t sz, size_t nm, void *ud)
@@ -307,44 +508,54 @@ static double rnd01(void)
     return (double)random() / ((double)RAND_MAX + 1.0);
 }
 
-/* Builds the attempt record JSON (hookq_complete stores it as a<n>). */
-static char *record_json(struct delivery *d, const char *status, int code, int64_t latency_ms,
-                         const char *err, const char *cls, const char *url, int64_t next_ms)
+/* Builds the attempt record JSON (hookq_complete stores it as a<n>). e is
+ * the endpoint config the request was built from (may be NULL). */
+static char *record_json(struct delivery *d, const hq_endpoint *e, const char *status, int code,
+                         int64_t latency_ms, const char *err, const char *cls, const char *url,
+                         int64_t next_ms)
 {
-    static hq_buf b;   /* scratch, keeps its capacity: one exact copy per record */
     char ts[40];
-    hq_buf_reset(&b);
-    hq_rfc3339_ms(d->at_ms, ts);
-    hq_buf_printf(&b, "{\"attempt\":%d,\"at\":\"%s\",\"status\":\"%s\",\"http_status\":", d->n, ts, status);
+    rb_len = 0;
+    RB_LIT("{\"attempt\":");
+    rb_i64(d->n);
+    rfc3339(d->at_ms, ts, 1);
+    RB_LIT(",\"at\":\"");
+    rb_put(ts, 24);
+    RB_LIT("\",\"status\":\"");
+    rb_put(status, strlen(status));
+    RB_LIT("\",\"http_status\":");
     if (code > 0)
-        hq_buf_printf(&b, "%d", code);
+        rb_i64(code);
     else
-        hq_buf_puts(&b, "null");
-    hq_buf_printf(&b, ",\"latency_ms\":%lld,\"error\":", (long long)latency_ms);
-    put_str(&b, err);
-    hq_buf_puts(&b, ",\"class\":");
-    put_str(&b, cls);
-    hq_buf_puts(&b, ",\"url\":");
-    put_str(&b, url);
-    hq_buf_puts(&b, ",\"request_headers\":");
-    if (d->reqhdrs.len)
-        hq_buf_append(&b, d->reqhdrs.data, d->reqhdrs.len);
+        RB_LIT("null");
+    RB_LIT(",\"latency_ms\":");
+    rb_i64(latency_ms);
+    RB_LIT(",\"error\":");
+    rb_str(err);
+    RB_LIT(",\"class\":");
+    rb_str(cls);
+    RB_LIT(",\"url\":");
+    rb_str(url);
+    RB_LIT(",\"request_headers\":");
+    if (d->hdrs)
+        rb_request_headers(d, e);
     else
-        hq_buf_puts(&b, "{}");
-    hq_buf_puts(&b, ",\"response_body\":");
-    put_lossy(&b, (const unsigned char *)(d->resp.data ? d->resp.data : ""), d->resp.len);
-    hq_buf_puts(&b, ",\"worker\":");
-    put_str(&b, d->w->id);
-    hq_buf_puts(&b, ",\"next_attempt_at\":");
+        RB_LIT("{}");
+    RB_LIT(",\"response_body\":");
+    rb_lossy((const unsigned char *)(d->resp.data ? d->resp.data : ""), d->resp.len);
+    RB_LIT(",\"worker\":");
+    rb_str(d->w->id);
+    RB_LIT(",\"next_attempt_at\":");
     if (next_ms > 0) {
         hq_rfc3339(next_ms, ts);
-        put_str(&b, ts);
+        rb_str(ts);
     } else {
-        hq_buf_puts(&b, "null");
+        RB_LIT("null");
     }
-    hq_buf_putc(&b, '}');
-    char *rec = hq_malloc(b.len + 1);
-    memcpy(rec, b.data, b.len + 1);
+    RB_LIT("}");
+    char *rec = hq_malloc(rb_len + 1);
+    memcpy(rec, rb, rb_len);
+    rec[rb_len] = '\0';
     return rec;
 }
 
@@ -400,8 +611,10 @@ static void finish(struct delivery *d, int code, int cls, const char *err, int64
     d->due_ms = due;
     d->code = code;
     d->reason = hq_strdup(reason);
-    d->record = record_json(d, status, code, latency_ms, cls == C_2XX ? NULL : err, class_names[cls],
+    d->record = record_json(d, e, status, code, latency_ms, cls == C_2XX ? NULL : err, class_names[cls],
                             e ? e->url : NULL, due);
+    hq_free(d->hdrs);   /* one block, see hdr_block */
+    d->hdrs = NULL;
     if (hq_log_enabled(HQ_LOG_DEBUG)) {
         char cs[16], ls[32];
         snprintf(cs, sizeof cs, "%d", code);
@@ -464,10 +677,11 @@ void delivery_start(struct delivery *d)
     CURL *c = http_easy(w, d);
     d->easy = c;
     d->errbuf[0] = '\0';
-    curl_easy_setopt(c, CURLOPT_URL, e->url);
-    curl_easy_setopt(c, CURLOPT_POST, 1L);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    /* every option a previous request on this pooled handle set is set
+     * again here (http_easy does not reset the handle) */
+    http_set_url(d, d->cfg);
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);   /* implies POST */
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, d->hdrs);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)t);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)t);
@@ -523,17 +737,25 @@ void delivery_http_done(struct delivery *d, CURLcode rc)
     int64_t latency = (int64_t)((hq_mono_ns() - d->t0_ns) / 1000000);
     http_release(w, d);
     inflight_unlink(d);
-    hq_free(d->hdrs);   /* one block, see hdr_block */
-    d->hdrs = NULL;
 
     char err[CURL_ERROR_SIZE + 128];
     int cls;
     if (code >= 200 && (rc == CURLE_OK || d->head_done)) {
         cls = code < 300 ? C_2XX : code < 400 ? C_3XX : code < 500 ? C_4XX : code < 600 ? C_5XX : C_OTHER;
-        if (d->status_line[0])
-            snprintf(err, sizeof err, "%ld %s", code, d->status_line);
-        else
-            snprintf(err, sizeof err, "HTTP %ld", code);
+        /* "<code> <reason phrase>" (or "HTTP <code>"), without printf */
+        char *p = err;
+        if (!d->status_line[0]) {
+            memcpy(p, "HTTP ", 5);
+            p += 5;
+        }
+        p = put_i64(p, code);
+        if (d->status_line[0]) {
+            size_t l = strlen(d->status_line);   /* < sizeof status_line (128) */
+            *p++ = ' ';
+            memcpy(p, d->status_line, l);
+            p += l;
+        }
+        *p = '\0';
     } else {
         code = 0;
         cls = curl_class(rc, d->blocked);
@@ -585,7 +807,7 @@ void delivery_finish_noattempt(struct delivery *d, const char *outcome, const ch
     d->due_ms = 0;
     d->code = 0;
     d->reason = hq_strdup(reason);
-    d->record = record_json(d, "dead", 0, 0, reason, "other",
+    d->record = record_json(d, d->ep && d->ep->cfg ? &d->ep->cfg->e : NULL, "dead", 0, 0, reason, "other",
                             d->ep && d->ep->cfg ? d->ep->cfg->e.url : NULL, 0);
     count_outcome(w, d->outcome);
     hq_debug("no attempt", "delivery", d->did, "endpoint", d->epid, "outcome", d->outcome,

@@ -21,6 +21,8 @@
 void epcfg_unref(struct epcfg *c)
 {
     if (c && --c->refs == 0) {
+        if (c->uh)
+            curl_url_cleanup(c->uh);
         hq_endpoint_free(&c->e);
         hq_free(c);
     }

@@ -1,17 +1,19 @@
 /* http: libcurl's multi socket API driven by the worker's libuv loop.
  *
  * curl tells us which sockets to watch (CURLMOPT_SOCKETFUNCTION: one
- * uv_poll_t per socket, in a struct sockctx curl keeps with
- * curl_multi_assign) and when to call it back (CURLMOPT_TIMERFUNCTION: one
- * uv_timer_t per lane, see struct lane). A poll error (status < 0) is passed on as CURL_CSELECT_ERR,
- * never ignored, and after every curl_multi_socket_action finished transfers
- * are drained with curl_multi_info_read (both are bugs of curl's multi-uv.c
- * example). On CURL_POLL_REMOVE the poll is stopped and closed; curl closes
- * the fd itself.
+ * uv_poll_t per socket, in a struct sockctx found by fd) and when to call it
+ * back (CURLMOPT_TIMERFUNCTION: one uv_timer_t per lane, see struct lane). A
+ * poll error (status < 0) is passed on as CURL_CSELECT_ERR, never ignored,
+ * and after every curl_multi_socket_action finished transfers are drained
+ * with curl_multi_info_read (both are bugs of curl's multi-uv.c example). A connection socket keeps its uv_poll_t from the first time
+ * curl watches it until curl closes it (CURLOPT_CLOSESOCKETFUNCTION), across
+ * the CURL_POLL_REMOVE/re-add curl does around every reuse (see struct
+ * sockctx); other sockets' polls are closed on CURL_POLL_REMOVE.
  *
- * Easy handles are pooled (curl_easy_reset keeps their connection and DNS
- * caches warm; connections live in the multi's pool, CURLMOPT_MAXCONNECTS =
- * concurrency). Every handle gets the SSRF guard: CURLOPT_OPENSOCKETFUNCTION
+ * Easy handles are pooled and never reset: the options every request shares
+ * are set once when a handle is created (easy_new), the per-request ones by
+ * delivery_start; connections live in the multi's pool (CURLMOPT_MAXCONNECTS
+ * = concurrency). Every handle gets the SSRF guard: CURLOPT_OPENSOCKETFUNCTION
  * sees the address actually being connected to and refuses loopback,
  * private, link-local, CGNAT, multicast, broadcast and reserved addresses
  * (also in their IPv4-mapped/compatible/NAT64/6to4 IPv6 forms) unless
@@ -24,6 +26,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <unistd.h>
 #include "hq_alloc.h"
 #include "hq_log.h"
 #include "worker.h"
@@ -44,17 +47,74 @@ struct lane {
     int running;                   /* transfers added and not removed */
 };
 
+/* What http.c keeps per easy handle (its CURLOPT_PRIVATE). */
+struct easy {
+    CURL *c;
+    struct delivery *d;    /* the delivery whose transfer uses it; NULL in the pool */
+    uint64_t url_gen;      /* epcfg.url_gen of the CURLU it was given; 0 none */
+};
+
+static uint64_t url_gen_next = 1;
+
+static struct easy *easy_of(CURL *c)
+{
+    struct easy *ez = NULL;
+    curl_easy_getinfo(c, CURLINFO_PRIVATE, (char **)&ez);
+    return ez;
+}
+
+/* One per socket fd curl asked us to watch. A connection socket (opened by
+ * on_opensocket, closed by on_closesocket) keeps its sockctx and its started
+ * uv_poll_t for its whole life: libcurl 7.88 sends CURL_POLL_REMOVE whenever
+ * a connection goes idle into its cache and asks for it again when the next
+ * transfer reuses it, and closing and re-creating the poll each time costs
+ * five syscalls per request (uv_poll_init_socket probes the fd with
+ * epoll_ctl ADD+DEL and sets O_NONBLOCK again; start ADDs, close DELs). An
+ * idle socket that waited for a response stays polled for UV_READABLE,
+ * which costs nothing until the peer closes it or sends something unasked;
+ * then the poll is stopped (see on_poll) and curl finds the dead connection
+ * when it next looks at it. Its fd is only closed by on_closesocket, which
+ * closes the poll first.
+ * Other sockets (the threaded resolver's socketpair) are closed on
+ * CURL_POLL_REMOVE as before, because curl closes them without telling us. */
 struct sockctx {
     uv_poll_t poll;
     curl_socket_t fd;
     struct hq_worker *w;
-    struct lane *lane;
+    struct lane *lane;             /* the multi that last asked for this socket */
+    int events;                    /* UV_READABLE|UV_WRITABLE the poll runs with; 0 stopped */
+    int wanted;                    /* curl watches it (between CURL_POLL_IN/OUT and _REMOVE) */
+    int ours;                      /* a connection socket: closed through on_closesocket */
     struct sockctx *prev, *next;   /* w->socks, while not closing */
 };
 
+/* fd -> sockctx (NULL: none) and fd -> "opened by on_opensocket", process
+ * wide like the fds themselves; grown on demand. */
+static struct sockctx **fd_ctx;
+static unsigned char *fd_ours;
+static size_t fd_cap;
+
+static void fd_grow(curl_socket_t fd)
+{
+    if ((size_t)fd < fd_cap)
+        return;
+    size_t n = fd_cap ? fd_cap : 64;
+    while (n <= (size_t)fd)
+        n *= 2;
+    fd_ctx = hq_realloc(fd_ctx, n * sizeof *fd_ctx);
+    fd_ours = hq_realloc(fd_ours, n);
+    memset(fd_ctx + fd_cap, 0, (n - fd_cap) * sizeof *fd_ctx);
+    memset(fd_ours + fd_cap, 0, n - fd_cap);
+    fd_cap = n;
+}
+
+static struct sockctx *fd_lookup(curl_socket_t fd)
+{
+    return fd >= 0 && (size_t)fd < fd_cap ? fd_ctx[fd] : NULL;
+}
+
 static void check_done(struct lane *ln)
 {
-    struct hq_worker *w = ln->w;
     CURLMsg *m;
     int left;
     while ((m = curl_multi_info_read(ln->multi, &left))) {
@@ -62,8 +122,8 @@ static void check_done(struct lane *ln)
             continue;
         CURL *e = m->easy_handle;
         CURLcode rc = m->data.result;
-        struct delivery *d = NULL;
-        curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&d);
+        struct easy *ez = easy_of(e);
+        struct delivery *d = ez ? ez->d : NULL;
         if (d) {
             delivery_http_done(d, rc);  /* removes e from the multi */
         } else {
@@ -71,7 +131,6 @@ static void check_done(struct lane *ln)
             ln->running--;
         }
     }
-    (void)w;
 }
 
 static void on_poll(uv_poll_t *h, int status, int events)
@@ -79,6 +138,14 @@ static void on_poll(uv_poll_t *h, int status, int events)
     struct sockctx *sc = h->data;
     struct lane *ln = sc->lane;
     int flags = 0, running;
+    if (!sc->wanted) {
+        /* an idle cached connection became readable (closed by the peer, or
+         * data nobody asked for): stop watching it; curl's liveness check
+         * closes it when it next considers the connection */
+        uv_poll_stop(&sc->poll);
+        sc->events = 0;
+        return;
+    }
     if (status < 0) {
         flags = CURL_CSELECT_ERR;
     } else {
@@ -94,12 +161,17 @@ static void on_sock_closed(uv_handle_t *h)
     hq_free(h->data);
 }
 
+/* Forgets sc and closes its poll (freed in the close callback). Must run
+ * before its fd is closed: uv_close drops the fd from epoll and from the
+ * events of the current loop iteration. */
 static void sock_unlink_close(struct hq_worker *w, struct sockctx *sc)
 {
     if (sc->prev) sc->prev->next = sc->next;
     else w->socks = sc->next;
     if (sc->next) sc->next->prev = sc->prev;
     sc->prev = sc->next = NULL;
+    if (fd_lookup(sc->fd) == sc)
+        fd_ctx[sc->fd] = NULL;
     uv_poll_stop(&sc->poll);
     uv_close((uv_handle_t *)&sc->poll, on_sock_closed);
 }
@@ -108,12 +180,24 @@ static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *sock
 {
     struct lane *ln = userp;
     struct hq_worker *w = ln->w;
-    struct sockctx *sc = socketp;
+    struct sockctx *sc = fd_lookup(s);
     (void)e;
+    (void)socketp;
     if (what == CURL_POLL_REMOVE) {
-        if (sc) {
-            curl_multi_assign(ln->multi, s, NULL);
+        if (!sc)
+            return 0;
+        if (!sc->ours) {
             sock_unlink_close(w, sc);
+            return 0;
+        }
+        /* idle in curl's connection cache (the usual case: it waited for
+         * a response, UV_READABLE): keep the poll running. Anything else
+         * (a connect attempt curl is giving up on) is stopped, which costs
+         * no syscall and never touches an fd curl may be about to close. */
+        sc->wanted = 0;
+        if (sc->events != UV_READABLE) {
+            uv_poll_stop(&sc->poll);
+            sc->events = 0;
         }
         return 0;
     }
@@ -121,7 +205,6 @@ static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *sock
         sc = hq_calloc(1, sizeof *sc);
         sc->fd = s;
         sc->w = w;
-        sc->lane = ln;
         int r = uv_poll_init_socket(w->loop, &sc->poll, s);
         if (r != 0) {
             hq_error("uv_poll_init_socket failed", "error", uv_strerror(r));
@@ -129,15 +212,22 @@ static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *sock
             return -1;
         }
         sc->poll.data = sc;
+        sc->ours = (size_t)s < fd_cap && fd_ours[s];
         sc->next = w->socks;
         if (w->socks) w->socks->prev = sc;
         w->socks = sc;
-        curl_multi_assign(ln->multi, s, sc);
+        fd_grow(s);
+        fd_ctx[s] = sc;
     }
+    sc->lane = ln;
+    sc->wanted = 1;
     int ev = 0;
     if (what & CURL_POLL_IN) ev |= UV_READABLE;
     if (what & CURL_POLL_OUT) ev |= UV_WRITABLE;
-    uv_poll_start(&sc->poll, ev, on_poll);
+    if (ev != sc->events) {
+        uv_poll_start(&sc->poll, ev, on_poll);
+        sc->events = ev;
+    }
     return 0;
 }
 
@@ -313,7 +403,30 @@ static curl_socket_t on_opensocket(void *clientp, curlsocktype purpose, struct c
         d->blocked_why = why;
         return CURL_SOCKET_BAD;
     }
-    return socket(a->family, a->socktype, a->protocol);
+    curl_socket_t fd = socket(a->family, a->socktype, a->protocol);
+    if (fd >= 0) {
+        /* a fresh fd number: whatever we kept under it belonged to a socket
+         * that is gone (never expected: curl closes ours via on_closesocket) */
+        struct sockctx *old = fd_lookup(fd);
+        if (old)
+            sock_unlink_close(d->w, old);
+        fd_grow(fd);
+        fd_ours[fd] = 1;
+    }
+    return fd;
+}
+
+/* CURLOPT_CLOSESOCKETFUNCTION of every handle: curl is done with one of our
+ * connection sockets. Its poll is closed first (see sock_unlink_close). */
+static int on_closesocket(void *clientp, curl_socket_t fd)
+{
+    struct hq_worker *w = clientp;
+    struct sockctx *sc = fd_lookup(fd);
+    if (sc)
+        sock_unlink_close(w, sc);
+    if (fd >= 0 && (size_t)fd < fd_cap)
+        fd_ours[fd] = 0;
+    return close(fd);
 }
 
 /* Parses one "addr/len" item (len required, host bits must be zero). */
@@ -438,29 +551,83 @@ int http_init(struct hq_worker *w)
     return 0;
 }
 
-CURL *http_easy(struct hq_worker *w, struct delivery *d)
+/* A new pooled handle with the options that never change between requests
+ * (set once: a reused handle keeps its options, so nothing is reset or
+ * parsed again per request). No proxy is ever used, and none is taken from
+ * the environment: CURLOPT_PROXY "" disables the proxy and CURLOPT_NOPROXY
+ * "*" spares curl reading no_proxy/NO_PROXY from the environment on every
+ * request. */
+static CURL *easy_new(struct hq_worker *w)
 {
-    CURL *c = w->neasy_free ? w->easy_free[--w->neasy_free] : curl_easy_init();
+    CURL *c = curl_easy_init();
     if (!c) {
         hq_error("curl_easy_init failed");
         abort();
     }
-    curl_easy_setopt(c, CURLOPT_PRIVATE, (char *)d);
+    struct easy *ez = hq_calloc(1, sizeof *ez);
+    ez->c = c;
+    curl_easy_setopt(c, CURLOPT_PRIVATE, (char *)ez);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_PROXY, "");       /* no proxy from the environment */
+    curl_easy_setopt(c, CURLOPT_PROXY, "");
+    curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
     /* the response body is recorded raw: no Accept-Encoding is sent and a
      * Content-Encoding the receiver sends anyway is never decoded (no
      * decompression bomb); chunked transfer coding is still undone */
     curl_easy_setopt(c, CURLOPT_HTTP_CONTENT_DECODING, 0L);
     curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
     curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, on_opensocket);
-    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, d);
+    curl_easy_setopt(c, CURLOPT_CLOSESOCKETFUNCTION, on_closesocket);
+    curl_easy_setopt(c, CURLOPT_CLOSESOCKETDATA, w);
     if (w->ca_file && w->ca_file[0])
         curl_easy_setopt(c, CURLOPT_CAINFO, w->ca_file);
     return c;
+}
+
+static void easy_cleanup(CURL *c)
+{
+    struct easy *ez = easy_of(c);
+    curl_easy_setopt(c, CURLOPT_CURLU, NULL);   /* may point at a freed epcfg's */
+    curl_easy_cleanup(c);
+    hq_free(ez);
+}
+
+CURL *http_easy(struct hq_worker *w, struct delivery *d)
+{
+    CURL *c = w->neasy_free ? w->easy_free[--w->neasy_free] : easy_new(w);
+    easy_of(c)->d = d;
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, d);
+    return c;
+}
+
+void http_set_url(struct delivery *d, struct epcfg *cfg)
+{
+    struct easy *ez = easy_of(d->easy);
+    if (!cfg->uh_tried) {
+        /* the flags curl itself parses CURLOPT_URL with */
+        cfg->uh_tried = 1;
+        cfg->uh = curl_url();
+        if (cfg->uh && curl_url_set(cfg->uh, CURLUPART_URL, cfg->e.url,
+                                    CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) {
+            curl_url_cleanup(cfg->uh);
+            cfg->uh = NULL;
+        }
+        if (cfg->uh)
+            cfg->url_gen = url_gen_next++;
+    }
+    if (!cfg->uh) {
+        curl_easy_setopt(d->easy, CURLOPT_CURLU, NULL);
+        curl_easy_setopt(d->easy, CURLOPT_URL, cfg->e.url);
+        ez->url_gen = 0;
+    } else if (ez->url_gen != cfg->url_gen) {
+        /* CURLOPT_URL NULL drops the URL text curl derived from the
+         * previous CURLU; it is derived again from this one */
+        curl_easy_setopt(d->easy, CURLOPT_URL, NULL);
+        curl_easy_setopt(d->easy, CURLOPT_CURLU, cfg->uh);
+        ez->url_gen = cfg->url_gen;
+    }
 }
 
 int http_add(struct hq_worker *w, struct delivery *d)
@@ -497,11 +664,11 @@ void http_release(struct hq_worker *w, struct delivery *d)
         ln->running--;
         d->lane = 0;
     }
-    curl_easy_reset(c);
+    easy_of(c)->d = NULL;
     if (w->neasy_free < w->concurrency)
         w->easy_free[w->neasy_free++] = c;
     else
-        curl_easy_cleanup(c);
+        easy_cleanup(c);
 }
 
 void http_abort_all(struct hq_worker *w)
@@ -515,8 +682,11 @@ void http_close(struct hq_worker *w)
 {
     if (!w->lanes || !w->multi)
         return;   /* never initialised, or already closing */
-    for (struct sockctx *sc = w->socks; sc; sc = sc->next)
+    for (struct sockctx *sc = w->socks; sc; sc = sc->next) {
         uv_poll_stop(&sc->poll);
+        sc->events = 0;
+    }
+    /* closes every cached connection through on_closesocket */
     for (int i = 0; i < w->nlanes; i++)
         if (w->lanes[i].multi)
             curl_multi_cleanup(w->lanes[i].multi);
@@ -524,7 +694,7 @@ void http_close(struct hq_worker *w)
     while (w->socks)
         sock_unlink_close(w, w->socks);
     for (int i = 0; i < w->neasy_free; i++)
-        curl_easy_cleanup(w->easy_free[i]);
+        easy_cleanup(w->easy_free[i]);
     w->neasy_free = 0;
     hq_free(w->easy_free);
     w->easy_free = NULL;
@@ -536,4 +706,9 @@ void http_close(struct hq_worker *w)
     hq_free(allow_list);
     allow_list = NULL;
     allow_n = 0;
+    hq_free(fd_ctx);
+    hq_free(fd_ours);
+    fd_ctx = NULL;
+    fd_ours = NULL;
+    fd_cap = 0;
 }

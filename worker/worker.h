@@ -74,6 +74,13 @@ struct event {
 struct epcfg {
     int refs;
     hq_endpoint e;
+    /* e.url parsed once for curl (http.c, http_set_url): NULL until the
+     * first attempt, or when curl rejects the URL (then CURLOPT_URL is used
+     * and curl reports why); url_gen names this parse process-wide, so a
+     * pooled easy handle knows whether it already has it */
+    CURLU *uh;
+    uint64_t url_gen;
+    int uh_tried;
 };
 
 struct delivery;
@@ -129,8 +136,10 @@ struct delivery {
     /* the attempt (INFLIGHT) */
     CURL *easy;
     int lane;                       /* http.c: 1 + lane index while added */
-    struct curl_slist *hdrs;
-    hq_buf reqhdrs;                 /* request headers as JSON object, redacted */
+    struct curl_slist *hdrs;        /* request headers, one block (delivery.c hdr_block);
+                                       the attempt record's request_headers come from it */
+    hq_buf reqhdrs;                 /* unused since the record is written from hdrs;
+                                       worker.c still inits and frees it */
     char errbuf[CURL_ERROR_SIZE];
     hq_buf resp;                    /* first RESP_KEEP bytes of the body */
     size_t resp_total;
@@ -341,9 +350,16 @@ int status_listen(struct hq_worker *w);
 
 /* ---- http.c ---- */
 int http_init(struct hq_worker *w);
-/* An easy handle with the process-wide options (SSRF guard, no redirects,
- * no proxy, CA file) set; d is its private pointer. */
+/* A pooled easy handle with the process-wide options (SSRF guard, no
+ * redirects, no proxy, CA file) set, for d's transfer (check_done finds d
+ * from the handle). It is not reset between requests: the caller sets every
+ * per-request option (URL via http_set_url, body, headers, timeouts,
+ * callbacks and their data) each time. */
 CURL *http_easy(struct hq_worker *w, struct delivery *d);
+/* Points d's handle at cfg's URL: the parsed CURLU kept with cfg (set only
+ * when the handle had another one), so curl does not parse the URL again
+ * for every request. */
+void http_set_url(struct delivery *d, struct epcfg *cfg);
 /* Adds a configured easy handle; 0 or -1 (then the caller finishes d). */
 int http_add(struct hq_worker *w, struct delivery *d);
 /* Removes d's transfer and returns its easy handle to the pool. */
