@@ -150,7 +150,6 @@ void delivery_free(struct delivery *d)
     event_unref(d->ev);
     epcfg_unref(d->cfg);
     hq_free(d->hdrs);   /* one block (delivery.c hdr_block) */
-    hq_buf_free(&d->reqhdrs);
     hq_buf_free(&d->resp);
     hq_free(d->sid);
     hq_free(d->did);
@@ -213,7 +212,6 @@ static void add_entry(struct hq_worker *w, int shard, redisReply *e, int reclaim
     d->claimed_ms = hq_now_ms();
     d->state = DLV_LOADING;
     d->ep = epcache_get(w, epid);
-    hq_buf_init(&d->reqhdrs, 0);
     hq_buf_init(&d->resp, 0);
     strmap_put(&w->held, hk, d);
     w->claimed++;

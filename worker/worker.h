@@ -138,8 +138,6 @@ struct delivery {
     int lane;                       /* http.c: 1 + lane index while added */
     struct curl_slist *hdrs;        /* request headers, one block (delivery.c hdr_block);
                                        the attempt record's request_headers come from it */
-    hq_buf reqhdrs;                 /* unused since the record is written from hdrs;
-                                       worker.c still inits and frees it */
     char errbuf[CURL_ERROR_SIZE];
     hq_buf resp;                    /* first RESP_KEEP bytes of the body */
     size_t resp_total;
