@@ -4,7 +4,8 @@
  * It keeps N signed POSTs in flight (default 64) against one URL for D seconds
  * and prints requests/s. It is built like hookq's worker so the comparison is
  * fair: one libuv loop driving curl's multi socket API, one easy handle per
- * in-flight slot (reused, so connections are kept alive), and per request the
+ * in-flight slot (reused, so connections are kept alive), socket polls kept
+ * while a connection idles between requests (as the worker does), and per request the
  * headers hookq sends: a fresh X-Webhook-Id and timestamp, X-Webhook-Signature
  * (sha256=hex HMAC-SHA256 of the body keyed by --secret) and the Standard
  * Webhooks signature (base64 HMAC-SHA256 over id.timestamp.body) — two HMACs
@@ -21,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
 #include <uv.h>
 #include <curl/curl.h>
 #include <openssl/evp.h>
@@ -55,7 +58,7 @@ struct slot {
 };
 static struct slot *slots;
 
-struct sock_ctx { uv_poll_t poll; curl_socket_t fd; };
+struct sock_ctx { uv_poll_t poll; curl_socket_t fd; int ev, idle, conn; };
 
 static void hmac(const char *data1, size_t l1, const char *data2, size_t l2, unsigned char *out, size_t *outlen)
 {
@@ -185,30 +188,93 @@ static int timer_cb(CURLM *m, long ms, void *u)
 
 static void on_poll_closed(uv_handle_t *h) { free(h->data); }
 
-static int socket_cb(CURL *e, curl_socket_t fd, int what, void *u, void *sockp)
+/* Socket contexts by fd. As in hookq's worker (worker/http.c): a socket's
+ * uv_poll lives from the first time curl watches it until curl closes it.
+ * libcurl 7.88 says CURL_POLL_REMOVE whenever a kept-alive connection goes
+ * idle and re-adds it on reuse; closing and re-creating the poll each time
+ * costs ~6 epoll_ctl per request, which is the integration's cost, not
+ * curl's. An idle socket keeps polling for readable (no syscall) and is
+ * stopped if it turns readable while idle (peer closed it). */
+static struct sock_ctx **byfd;
+static int nbyfd;
+
+static struct sock_ctx *ctx_of(curl_socket_t fd, int create)
 {
-    struct sock_ctx *c = sockp;
-    if (what == CURL_POLL_REMOVE) {
-        if (c) {
-            uv_poll_stop(&c->poll);
-            uv_close((uv_handle_t *)&c->poll, on_poll_closed);
-            curl_multi_assign(multi, fd, NULL);
-        }
-        return 0;
+    if (fd >= nbyfd) {
+        if (!create) return NULL;
+        int n = fd * 2 + 16;
+        byfd = realloc(byfd, (size_t)n * sizeof *byfd);
+        if (!byfd) abort();
+        memset(byfd + nbyfd, 0, (size_t)(n - nbyfd) * sizeof *byfd);
+        nbyfd = n;
     }
-    if (!c) {
-        c = calloc(1, sizeof *c);
+    if (!byfd[fd] && create) {
+        struct sock_ctx *c = calloc(1, sizeof *c);
         if (!c) abort();
         c->fd = fd;
         uv_poll_init_socket(loop, &c->poll, fd);
         c->poll.data = c;
-        curl_multi_assign(multi, fd, c);
+        byfd[fd] = c;
+    }
+    return byfd[fd];
+}
+
+static void on_idle_poll(uv_poll_t *p, int status, int events)
+{
+    struct sock_ctx *c = p->data;
+    uv_poll_stop(&c->poll);
+    c->ev = 0;
+}
+
+static int socket_cb(CURL *e, curl_socket_t fd, int what, void *u, void *sockp)
+{
+    struct sock_ctx *c = ctx_of(fd, what != CURL_POLL_REMOVE);
+    if (what == CURL_POLL_REMOVE) {
+        if (c && !c->conn) {
+            /* not a connection (e.g. a resolver's socketpair): curl closes
+             * it without the close callback */
+            byfd[fd] = NULL;
+            uv_poll_stop(&c->poll);
+            uv_close((uv_handle_t *)&c->poll, on_poll_closed);
+        } else if (c && c->ev) {
+            /* idle: keep watching for readable, but only to notice a close */
+            c->idle = 1;
+            uv_poll_start(&c->poll, UV_READABLE, on_idle_poll);
+            c->ev = UV_READABLE;
+        }
+        return 0;
     }
     int ev = 0;
     if (what & CURL_POLL_IN) ev |= UV_READABLE;
     if (what & CURL_POLL_OUT) ev |= UV_WRITABLE;
-    uv_poll_start(&c->poll, ev, on_poll);
+    if (ev != c->ev || c->idle) uv_poll_start(&c->poll, ev, on_poll);
+    c->ev = ev;
+    c->idle = 0;
     return 0;
+}
+
+/* CURLOPT_OPENSOCKETFUNCTION: marks connection sockets (closed through
+ * close_cb). */
+static curl_socket_t open_cb(void *u, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    curl_socket_t fd = socket(a->family, a->socktype, a->protocol);
+    if (fd >= 0) {
+        struct sock_ctx *c = ctx_of(fd, 1);
+        c->conn = 1;
+    }
+    return fd;
+}
+
+/* CURLOPT_CLOSESOCKETFUNCTION: the poll goes before the fd does. */
+static int close_cb(void *u, curl_socket_t fd)
+{
+    struct sock_ctx *c = ctx_of(fd, 0);
+    if (c) {
+        byfd[fd] = NULL;
+        uv_poll_stop(&c->poll);
+        uv_close((uv_handle_t *)&c->poll, on_poll_closed);
+    }
+    return close(fd);
 }
 
 static void on_stop(uv_timer_t *t)
@@ -285,6 +351,8 @@ int main(int argc, char **argv)
         curl_easy_setopt(s->easy, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, 10000L);
         curl_easy_setopt(s->easy, CURLOPT_TCP_NODELAY, 1L);
+        curl_easy_setopt(s->easy, CURLOPT_OPENSOCKETFUNCTION, open_cb);
+        curl_easy_setopt(s->easy, CURLOPT_CLOSESOCKETFUNCTION, close_cb);
         if (opt.fresh_conn) curl_easy_setopt(s->easy, CURLOPT_FORBID_REUSE, 1L);
     }
     t_start_ns = uv_hrtime();
