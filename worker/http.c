@@ -578,6 +578,11 @@ static CURL *easy_new(struct hq_worker *w)
      * decompression bomb); chunked transfer coding is still undone */
     curl_easy_setopt(c, CURLOPT_HTTP_CONTENT_DECODING, 0L);
     curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+    /* a receive buffer of 1 KiB (curl's minimum), not its default 16 KiB:
+     * every pooled handle keeps one, a webhook answer is mostly a status
+     * line and a few headers, and a longer one just takes more reads.
+     * slow5k (5,000 in flight): worker peak RSS 93-105 -> 73-82 MiB. */
+    curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 1024L);
     curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, on_opensocket);
     curl_easy_setopt(c, CURLOPT_CLOSESOCKETFUNCTION, on_closesocket);
     curl_easy_setopt(c, CURLOPT_CLOSESOCKETDATA, w);
