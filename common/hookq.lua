@@ -375,6 +375,8 @@ local function complete_keys(tag, args, first, nf, e)
   return pre
 end
 
+local COMPLETE_OUTCOMES = {delivered = true, retry = true, dead = true, gone = true, cancel = true, defer = true}
+
 local function complete(keys, args)
   local stream, retry, dead = keys[1], keys[2], keys[3]
   local tag, nows, keeps, loglen = args[1], args[2], args[3], args[4]
@@ -389,6 +391,20 @@ local function complete(keys, args)
   -- first as on a cluster
   local first, nf, e = 7, 12, 1
   if args[6] ~= '0' and args[6] ~= '1' then first, nf, e = 6, 11, 0 end
+  -- Every attempt is checked before the batch's XACK: an error after it
+  -- would leave the whole batch out of the PEL and unrecorded. Malformed
+  -- arguments fail the call before any write (the entries stay pending and
+  -- are reclaimed, ending as poison if it keeps happening).
+  if not now or not keep or not disable_after or not tonumber(loglen) or (#args - first + 1) % nf ~= 0 then
+    return redis.error_reply('ERR hookq_complete: malformed arguments')
+  end
+  for i = first, #args, nf do
+    local outcome, due = args[i + 6 + e], args[i + 7 + e]
+    if not tonumber(args[i + 4 + e]) or not tonumber(args[i + 5 + e]) or not COMPLETE_OUTCOMES[outcome] or
+       ((outcome == 'retry' or outcome == 'defer') and not tonumber(due)) then
+      return redis.error_reply('ERR hookq_complete: malformed attempt at ARGV[' .. i .. ']')
+    end
+  end
   if args[6] ~= '0' then touch(complete_keys(tag, args, first, nf, e)) end
   local sids = {}
   for i = first, #args, nf do sids[#sids + 1] = args[i] end
@@ -753,6 +769,14 @@ redis.register_function('hookq_publish', publish)
 redis.register_function('hookq_publish_batch', publish_batch)
 redis.register_function{function_name = 'hookq_load', callback = load, flags = {'no-writes'}}
 redis.register_function('hookq_complete', complete)
+-- The same function under the name this version's workers call: when a
+-- process of an older version reloads its library during a rolling upgrade
+-- (FUNCTION LOAD REPLACE on every connect), this name disappears, so the
+-- new workers get "Function not found" and load this library again, instead
+-- of handing the 12-field layout to an old hookq_complete that cannot read
+-- it. Older workers keep calling hookq_complete (11 fields), which this
+-- library still accepts.
+redis.register_function('hookq_complete_v2', complete)
 redis.register_function('hookq_promote', promote)
 redis.register_function('hookq_reclaim', reclaim)
 redis.register_function('hookq_resend', resend)

@@ -786,7 +786,7 @@ static void handle_complete(struct hq_worker *w, struct rcmd *rc, redisReply *r)
     w->complete_inflight--;
     if (!r || r->type == REDIS_REPLY_ERROR) {
         if (r)
-            reply_error(w, r, "hookq_complete", 1);
+            reply_error(w, r, "hookq_complete_v2", 1);
         if (w->closing) {
             free_list(rc->list);  /* entries stay pending: reclaimed elsewhere */
         } else {
@@ -1095,7 +1095,7 @@ static void send_completes(struct hq_worker *w, int s)
         char (*nums)[24] = hq_calloc((size_t)nb * 4 + 4, 24);
         int a = 0, k = 0;
         argv[a++] = "FCALL";
-        argv[a++] = "hookq_complete";
+        argv[a++] = "hookq_complete_v2";
         argv[a++] = "3";
         argv[a++] = q->stream;
         argv[a++] = q->retry;

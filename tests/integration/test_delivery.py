@@ -8,8 +8,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (Producer, compact, delivery_hashes, Receiver, Redis, Worker, hex_sig, metric, run,  # noqa: E402
-                     scripted, standard_verify, wait_for)
+from harness import (SRC, Producer, compact, delivery_hashes, Receiver, Redis, Worker, hex_sig, metric,  # noqa: E402
+                     run, scripted, standard_verify, wait_for)
 
 R = Redis()
 P = Producer(R)
@@ -146,6 +146,27 @@ def test_retry_after_is_honoured():
     rc.close()
 
 
+def test_older_library_reloaded_mid_rollout():
+    """An older process reloads its library (FUNCTION LOAD REPLACE) while
+    this worker runs: the older library has no hookq_complete_v2, so the
+    worker is told "Function not found", loads its own again and records
+    the outcome, nothing stuck in the PEL."""
+    rc = Receiver()
+    P.endpoint("org-roll", rc.url(), events=["*"])
+    with open(os.path.join(SRC, "common", "hookq.lua")) as f:
+        lib = f.read()
+    old = lib.replace("redis.register_function('hookq_complete_v2', complete)\n", "")
+    assert old != lib
+    R.cmd("FUNCTION", "LOAD", "REPLACE", old)
+    P.publish("org-roll", "a.b", {"n": 1}, id="evt_roll_1")
+    rc.wait(1)
+    wait_for(lambda: any(h.get("st") == "delivered" for h in delivery_hashes(R, eid="evt_roll_1")), 20,
+             "the delivery recorded as delivered")
+    names = str(R.cmd("FUNCTION", "LIST", "LIBRARYNAME", "hookq"))
+    assert "hookq_complete_v2" in names, names
+    rc.close()
+
+
 def test_worker_metrics_count_outcomes():
     st, body = W.get("/metrics")
     assert st == 200
@@ -162,4 +183,4 @@ if __name__ == "__main__":
     run([test_request_is_exact_and_signed, test_auth_options_and_custom_headers,
          test_retries_then_success_with_same_body, test_dead_after_last_attempt, test_per_endpoint_schedule,
          test_redirect_is_a_failure_and_not_followed, test_410_disables_endpoint, test_retry_after_is_honoured,
-         test_worker_metrics_count_outcomes])
+         test_older_library_reloaded_mid_rollout, test_worker_metrics_count_outcomes])
