@@ -230,9 +230,11 @@ static int socket_cb(CURL *e, curl_socket_t fd, int what, void *u, void *sockp)
 {
     struct sock_ctx *c = ctx_of(fd, what != CURL_POLL_REMOVE);
     if (what == CURL_POLL_REMOVE) {
-        if (c && !c->conn) {
-            /* not a connection (e.g. a resolver's socketpair): curl closes
-             * it without the close callback */
+        if (c && (!c->conn || c->ev != UV_READABLE)) {
+            /* not a connection (e.g. a resolver's socketpair), or one that
+             * did not wait for a response (a connect curl gave up on):
+             * libcurl 7.88 closes those without the close callback (curl PR
+             * #11439), so the poll must not outlive curl's interest */
             byfd[fd] = NULL;
             uv_poll_stop(&c->poll);
             uv_close((uv_handle_t *)&c->poll, on_poll_closed);
@@ -259,7 +261,20 @@ static curl_socket_t open_cb(void *u, curlsocktype purpose, struct curl_sockaddr
 {
     curl_socket_t fd = socket(a->family, a->socktype, a->protocol);
     if (fd >= 0) {
-        struct sock_ctx *c = ctx_of(fd, 1);
+        struct sock_ctx *c = ctx_of(fd, 0);
+        if (c && c->idle) {
+            /* a fresh fd under an idle poll: its socket was closed behind
+             * our back; the poll goes (DEL on the fresh fd is a no-op) */
+            byfd[fd] = NULL;
+            uv_poll_stop(&c->poll);
+            uv_close((uv_handle_t *)&c->poll, on_poll_closed);
+        } else if (c) {
+            /* curl still watches this number: move the poll to the new
+             * socket (curl may not ask again for a number it watches) */
+            uv_poll_stop(&c->poll);
+            if (c->ev) uv_poll_start(&c->poll, c->ev, on_poll);
+        }
+        c = ctx_of(fd, 1);
         c->conn = 1;
     }
     return fd;

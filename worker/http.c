@@ -8,7 +8,11 @@
  * with curl_multi_info_read (both are bugs of curl's multi-uv.c example). A connection socket keeps its uv_poll_t from the first time
  * curl watches it until curl closes it (CURLOPT_CLOSESOCKETFUNCTION), across
  * the CURL_POLL_REMOVE/re-add curl does around every reuse (see struct
- * sockctx); other sockets' polls are closed on CURL_POLL_REMOVE.
+ * sockctx); other sockets' polls are closed on CURL_POLL_REMOVE. libcurl
+ * 7.88 closes a socket whose connect never finished with a plain close(),
+ * without CURLOPT_CLOSESOCKETFUNCTION (curl PR #11439), so no poll may
+ * outlive curl's interest in such a socket, and every sockctx remembers
+ * which file it watches (st_dev/st_ino): see struct sockctx.
  *
  * Easy handles are pooled and never reset: the options every request shares
  * are set once when a handle is created (easy_new), the per-request ones by
@@ -27,6 +31,8 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include "hq_alloc.h"
 #include "hq_log.h"
 #include "worker.h"
@@ -76,7 +82,32 @@ static struct easy *easy_of(CURL *c)
  * when it next looks at it. Its fd is only closed by on_closesocket, which
  * closes the poll first.
  * Other sockets (the threaded resolver's socketpair) are closed on
- * CURL_POLL_REMOVE as before, because curl closes them without telling us. */
+ * CURL_POLL_REMOVE as before, because curl closes them without telling us.
+ *
+ * libcurl 7.88 also closes a connection socket without on_closesocket when
+ * its connect never finished (connect timeout, transfer removed mid-connect,
+ * the losing address of a happy-eyeballs connect; fixed in curl 8.2, PR
+ * #11439), telling us only CURL_POLL_REMOVE, in the same curl call. A poll
+ * left on such an fd would, once the number is reused by another file
+ * (resolver socketpair, status-server client, Redis reconnect), take that
+ * file's events (libuv dispatches by fd number) and its epoll registration
+ * (libuv's poll stop/start/close do EPOLL_CTL_DEL on the number). So:
+ * - only a socket that is ours (opened by on_opensocket: same st_dev/st_ino
+ *   now as then), still open and idle after waiting for a response
+ *   (UV_READABLE) keeps its poll on CURL_POLL_REMOVE; any other sockctx is
+ *   closed then, while the fd is still curl's or free;
+ * - a sockctx found for an fd curl hands us again after it went idle, or
+ *   whose idle poll fires, is checked against the file it was made for;
+ *   a stale one is closed (inside curl: the number is curl's) or, outside
+ *   curl, dropped without any epoll_ctl on the number (sock_forget);
+ * - on_opensocket re-points a sockctx it finds under a fresh fd to the new
+ *   socket: curl keeps its per-fd-number state across the close and may not
+ *   ask again for a number it already watched. */
+struct fdid {
+    dev_t dev;
+    ino_t ino;
+};
+
 struct sockctx {
     uv_poll_t poll;
     curl_socket_t fd;
@@ -85,13 +116,16 @@ struct sockctx {
     int events;                    /* UV_READABLE|UV_WRITABLE the poll runs with; 0 stopped */
     int wanted;                    /* curl watches it (between CURL_POLL_IN/OUT and _REMOVE) */
     int ours;                      /* a connection socket: closed through on_closesocket */
+    struct fdid id;                /* the file the poll was made for */
     struct sockctx *prev, *next;   /* w->socks, while not closing */
 };
 
-/* fd -> sockctx (NULL: none) and fd -> "opened by on_opensocket", process
- * wide like the fds themselves; grown on demand. */
+/* fd -> sockctx (NULL: none), fd -> "opened by on_opensocket" and the
+ * identity of the socket on_opensocket opened there, process wide like the
+ * fds themselves; grown on demand. */
 static struct sockctx **fd_ctx;
 static unsigned char *fd_ours;
+static struct fdid *fd_id;
 static size_t fd_cap;
 
 static void fd_grow(curl_socket_t fd)
@@ -103,14 +137,54 @@ static void fd_grow(curl_socket_t fd)
         n *= 2;
     fd_ctx = hq_realloc(fd_ctx, n * sizeof *fd_ctx);
     fd_ours = hq_realloc(fd_ours, n);
+    fd_id = hq_realloc(fd_id, n * sizeof *fd_id);
     memset(fd_ctx + fd_cap, 0, (n - fd_cap) * sizeof *fd_ctx);
     memset(fd_ours + fd_cap, 0, n - fd_cap);
+    memset(fd_id + fd_cap, 0, (n - fd_cap) * sizeof *fd_id);
     fd_cap = n;
 }
 
 static struct sockctx *fd_lookup(curl_socket_t fd)
 {
     return fd >= 0 && (size_t)fd < fd_cap ? fd_ctx[fd] : NULL;
+}
+
+/* The identity of the file fd refers to now; -1 if fd is not open. */
+static int fd_ident(curl_socket_t fd, struct fdid *id)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return -1;
+    id->dev = st.st_dev;
+    id->ino = st.st_ino;
+    return 0;
+}
+
+static int fdid_eq(const struct fdid *a, const struct fdid *b)
+{
+    return a->dev == b->dev && a->ino == b->ino;
+}
+
+/* 1 if sc's fd still refers to the file its poll was made for. */
+static int sock_same(const struct sockctx *sc)
+{
+    struct fdid id;
+    return fd_ident(sc->fd, &id) == 0 && fdid_eq(&id, &sc->id);
+}
+
+/* 1 if fd is a socket on_opensocket opened and it is still that socket. */
+static int fd_is_ours(curl_socket_t fd, const struct fdid *id)
+{
+    return (size_t)fd < fd_cap && fd_ours[fd] && fdid_eq(&fd_id[fd], id);
+}
+
+static void sock_forget(struct hq_worker *w, struct sockctx *sc);
+
+static void warn_stale(curl_socket_t fd)
+{
+    char n[16];
+    snprintf(n, sizeof n, "%d", (int)fd);
+    hq_warn("http: dropping the poll of a socket closed without the close callback", "fd", n);
 }
 
 static void check_done(struct lane *ln)
@@ -141,7 +215,14 @@ static void on_poll(uv_poll_t *h, int status, int events)
     if (!sc->wanted) {
         /* an idle cached connection became readable (closed by the peer, or
          * data nobody asked for): stop watching it; curl's liveness check
-         * closes it when it next considers the connection */
+         * closes it when it next considers the connection. If its fd is no
+         * longer that socket (closed behind our back, never expected), the
+         * event is not ours and the number may be another owner's. */
+        if (!sock_same(sc)) {
+            warn_stale(sc->fd);
+            sock_forget(sc->w, sc);
+            return;
+        }
         uv_poll_stop(&sc->poll);
         sc->events = 0;
         return;
@@ -161,19 +242,65 @@ static void on_sock_closed(uv_handle_t *h)
     hq_free(h->data);
 }
 
-/* Forgets sc and closes its poll (freed in the close callback). Must run
- * before its fd is closed: uv_close drops the fd from epoll and from the
- * events of the current loop iteration. */
-static void sock_unlink_close(struct hq_worker *w, struct sockctx *sc)
+static void sock_unlink(struct hq_worker *w, struct sockctx *sc)
 {
     if (sc->prev) sc->prev->next = sc->next;
     else w->socks = sc->next;
     if (sc->next) sc->next->prev = sc->prev;
     sc->prev = sc->next = NULL;
-    if (fd_lookup(sc->fd) == sc)
+    if (fd_lookup(sc->fd) == sc) {
         fd_ctx[sc->fd] = NULL;
+        fd_ours[sc->fd] = 0;
+    }
+}
+
+/* Forgets sc and closes its poll (freed in the close callback). Must run
+ * while its fd is still its socket, or is closed, or belongs to curl (inside
+ * a curl callback): uv_poll_stop/uv_close do EPOLL_CTL_DEL on the fd number
+ * and drop it from the events of the current loop iteration. */
+static void sock_unlink_close(struct hq_worker *w, struct sockctx *sc)
+{
+    sock_unlink(w, sc);
     uv_poll_stop(&sc->poll);
     uv_close((uv_handle_t *)&sc->poll, on_sock_closed);
+}
+
+/* Forgets a sockctx whose fd was closed behind our back and may now be
+ * another file, watched by another handle of this loop: closes its poll
+ * without any epoll_ctl on that number (the kernel dropped the closed
+ * file's registration by itself). libuv 1.44 has no API for this, so the
+ * watcher is taken out of the loop by hand, through the fields uv.h exposes
+ * (loop->watchers/nfds, uv__io_t watcher_queue/pevents/events/fd) exactly
+ * as uv__io_stop does, and uv_close then runs on a private /dev/null fd
+ * (its EPOLL_CTL_DEL fails with EPERM: never registered). */
+static void sock_forget(struct hq_worker *w, struct sockctx *sc)
+{
+    uv_loop_t *loop = w->loop;
+    uv__io_t *io = &sc->poll.io_watcher;
+    sock_unlink(w, sc);
+    if (io->fd >= 0 && (unsigned)io->fd < loop->nwatchers && loop->watchers[io->fd] == io) {
+        loop->watchers[io->fd] = NULL;
+        loop->nfds--;
+    }
+    void **q = io->watcher_queue;
+    if (q[0] != (void *)q) {
+        /* QUEUE_REMOVE + QUEUE_INIT: q[0] next, q[1] prev */
+        ((void **)q[1])[0] = q[0];
+        ((void **)q[0])[1] = q[1];
+        q[0] = q[1] = (void *)q;
+    }
+    io->pevents = 0;
+    io->events = 0;
+    sc->events = 0;
+    int dummy = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (dummy < 0) {
+        /* inert now (in no libuv list); leaked rather than touch the fd */
+        hq_error("http: cannot open /dev/null to drop a stale poll; leaking it");
+        return;
+    }
+    io->fd = dummy;
+    uv_close((uv_handle_t *)&sc->poll, on_sock_closed);   /* uses io->fd now only */
+    close(dummy);
 }
 
 static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
@@ -186,25 +313,36 @@ static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *sock
     if (what == CURL_POLL_REMOVE) {
         if (!sc)
             return 0;
-        if (!sc->ours) {
-            sock_unlink_close(w, sc);
+        /* idle in curl's connection cache (the usual case: our socket, it
+         * waited for a response, UV_READABLE, still open): keep the poll
+         * running. Anything else (a connect attempt curl gave up on and may
+         * already have closed without on_closesocket, the resolver's
+         * socketpair) is closed now, while the number is still curl's. */
+        if (sc->ours && sc->events == UV_READABLE && sock_same(sc)) {
+            sc->wanted = 0;
             return 0;
         }
-        /* idle in curl's connection cache (the usual case: it waited for
-         * a response, UV_READABLE): keep the poll running. Anything else
-         * (a connect attempt curl is giving up on) is stopped, which costs
-         * no syscall and never touches an fd curl may be about to close. */
-        sc->wanted = 0;
-        if (sc->events != UV_READABLE) {
-            uv_poll_stop(&sc->poll);
-            sc->events = 0;
-        }
+        sock_unlink_close(w, sc);
         return 0;
     }
+    if (sc && !sc->wanted && !sock_same(sc)) {
+        /* an idle socket's number now names another file curl watches: the
+         * old one was closed behind our back (never expected, see struct
+         * sockctx); the number is curl's, so closing the poll is safe */
+        warn_stale(s);
+        sock_unlink_close(w, sc);
+        sc = NULL;
+    }
     if (!sc) {
+        struct fdid id;
+        if (fd_ident(s, &id) != 0) {
+            hq_error("http: curl asked to watch a socket that is not open");
+            return -1;
+        }
         sc = hq_calloc(1, sizeof *sc);
         sc->fd = s;
         sc->w = w;
+        sc->id = id;
         int r = uv_poll_init_socket(w->loop, &sc->poll, s);
         if (r != 0) {
             hq_error("uv_poll_init_socket failed", "error", uv_strerror(r));
@@ -212,7 +350,7 @@ static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *sock
             return -1;
         }
         sc->poll.data = sc;
-        sc->ours = (size_t)s < fd_cap && fd_ours[s];
+        sc->ours = fd_is_ours(s, &id);
         sc->next = w->socks;
         if (w->socks) w->socks->prev = sc;
         w->socks = sc;
@@ -404,15 +542,32 @@ static curl_socket_t on_opensocket(void *clientp, curlsocktype purpose, struct c
         return CURL_SOCKET_BAD;
     }
     curl_socket_t fd = socket(a->family, a->socktype, a->protocol);
-    if (fd >= 0) {
-        /* a fresh fd number: whatever we kept under it belonged to a socket
-         * that is gone (never expected: curl closes ours via on_closesocket) */
-        struct sockctx *old = fd_lookup(fd);
-        if (old)
-            sock_unlink_close(d->w, old);
-        fd_grow(fd);
-        fd_ours[fd] = 1;
+    if (fd < 0)
+        return fd;
+    struct fdid id;
+    if (fd_ident(fd, &id) != 0) {
+        close(fd);
+        return CURL_SOCKET_BAD;
     }
+    /* a fresh fd number: whatever we kept under it belonged to a socket curl
+     * closed without on_closesocket within this curl call (libcurl 7.88: the
+     * previous address of this connect). If curl still watches the number,
+     * it keeps doing so for the new socket without asking again: the poll
+     * moves to the new socket (stop: EPOLL_CTL_DEL on the fresh fd, a no-op;
+     * start: ADD). Otherwise it goes. */
+    struct sockctx *old = fd_lookup(fd);
+    if (old && old->wanted) {
+        uv_poll_stop(&old->poll);
+        old->id = id;
+        old->ours = 1;
+        if (old->events)
+            uv_poll_start(&old->poll, old->events, on_poll);
+    } else if (old) {
+        sock_unlink_close(d->w, old);
+    }
+    fd_grow(fd);
+    fd_ours[fd] = 1;
+    fd_id[fd] = id;
     return fd;
 }
 
@@ -687,7 +842,12 @@ void http_close(struct hq_worker *w)
 {
     if (!w->lanes || !w->multi)
         return;   /* never initialised, or already closing */
-    for (struct sockctx *sc = w->socks; sc; sc = sc->next) {
+    for (struct sockctx *sc = w->socks, *next; sc; sc = next) {
+        next = sc->next;
+        if (!sock_same(sc)) {
+            sock_forget(w, sc);   /* closed behind our back: the number may be Redis's */
+            continue;
+        }
         uv_poll_stop(&sc->poll);
         sc->events = 0;
     }
@@ -713,7 +873,9 @@ void http_close(struct hq_worker *w)
     allow_n = 0;
     hq_free(fd_ctx);
     hq_free(fd_ours);
+    hq_free(fd_id);
     fd_ctx = NULL;
     fd_ours = NULL;
+    fd_id = NULL;
     fd_cap = 0;
 }
