@@ -106,3 +106,19 @@ char *hq_buf_steal(hq_buf *b, size_t *len)
     hq_buf_init(b, b->max);
     return d;
 }
+
+char *hq_i64_dec(char *p, long long v)
+{
+    char t[24];
+    int n = 0;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        t[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *p++ = '-';
+    while (n)
+        *p++ = t[--n];
+    return p;
+}

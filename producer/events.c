@@ -316,21 +316,12 @@ typedef struct shard_call {
     char nkeys[16];              /* FCALL's numkeys: 1 + n */
 } shard_call;
 
-/* Decimal text of v into out (>= 21 bytes); returns its length. */
+/* Decimal text of v into out (>= 21 bytes), NUL-terminated; returns its length. */
 static size_t ll_text(long long v, char *out)
 {
-    char tmp[24];
-    size_t n = 0;
-    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
-    do {
-        tmp[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    size_t k = 0;
-    if (v < 0) out[k++] = '-';
-    while (n) out[k++] = tmp[--n];
-    out[k] = '\0';
-    return k;
+    char *e = hq_i64_dec(out, v);
+    *e = '\0';
+    return (size_t)(e - out);
 }
 
 /* Groups the valid events by shard, keeping the batch order within each,

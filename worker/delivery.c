@@ -165,27 +165,11 @@ static void rb_str(const char *s)
         RB_LIT("null");
 }
 
-/* Writes v in decimal at p; returns the end (no NUL). */
-static char *put_i64(char *p, int64_t v)
-{
-    char t[24];
-    int n = 0;
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do {
-        t[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        *p++ = '-';
-    while (n)
-        *p++ = t[--n];
-    return p;
-}
 
 static void rb_i64(int64_t v)
 {
     char *p = rb_room(24);   /* may move rb */
-    rb_len = (size_t)(put_i64(p, v) - rb);
+    rb_len = (size_t)(hq_i64_dec(p, v) - rb);
 }
 
 /* hq_rfc3339 and hq_rfc3339_ms of the same second, formatted once per
@@ -367,7 +351,7 @@ static void build_headers(struct delivery *d, const hq_endpoint *e, const char *
     hdr_merge("X-Webhook-Event", ev->type);
     rfc3339(d->at_ms, ts, 0);
     hdr_merge("X-Webhook-Timestamp", ts);
-    *put_i64(buf, d->n) = '\0';
+    *hq_i64_dec(buf, d->n) = '\0';
     hdr_merge("X-Webhook-Attempt", buf);
 
     int rotating = e->old_secret && e->old_secret[0] && d->at_ms < e->old_secret_until_ms;
@@ -385,7 +369,7 @@ static void build_headers(struct delivery *d, const hq_endpoint *e, const char *
     }
     hdr_merge("webhook-id", ev->id);
     int64_t tsec = d->at_ms / 1000;
-    *put_i64(buf, tsec) = '\0';
+    *hq_i64_dec(buf, tsec) = '\0';
     hdr_merge("webhook-timestamp", buf);
     unsigned char key[HQ_SECRET_MAX + 8];
     char sig_new[128], sig_old[128];
@@ -748,7 +732,7 @@ void delivery_http_done(struct delivery *d, CURLcode rc)
             memcpy(p, "HTTP ", 5);
             p += 5;
         }
-        p = put_i64(p, code);
+        p = hq_i64_dec(p, code);
         if (d->status_line[0]) {
             size_t l = strlen(d->status_line);   /* < sizeof status_line (128) */
             *p++ = ' ';

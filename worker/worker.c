@@ -109,17 +109,7 @@ static void list_prepend(struct delivery **head, struct delivery **tail, struct 
  * snprintf was a tenth of the worker's own per-delivery Redis work. */
 static char *put_dec(char *p, long long v)
 {
-    char t[24];
-    int n = 0;
-    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-    do {
-        t[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        *p++ = '-';
-    while (n)
-        *p++ = t[--n];
+    p = hq_i64_dec(p, v);
     *p = '\0';
     return p;
 }

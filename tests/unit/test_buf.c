@@ -2,6 +2,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 #include "hq_alloc.h"
@@ -82,6 +84,22 @@ static void test_steal(void **state)
     hq_free(s);
 }
 
+static void test_i64_dec(void **state)
+{
+    (void)state;
+    const long long v[] = { 0, 7, -1, 10, 1783036800123LL, LLONG_MAX, LLONG_MIN };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        char want[32], got[32];
+        snprintf(want, sizeof want, "%lld", v[i]);
+        memset(got, 'x', sizeof got);
+        char *e = hq_i64_dec(got, v[i]);
+        assert_int_equal(e - got, (long)strlen(want));
+        assert_int_equal(*e, 'x');   /* no terminator written */
+        *e = '\0';
+        assert_string_equal(got, want);
+    }
+}
+
 static void test_alloc(void **state)
 {
     (void)state;
@@ -109,7 +127,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_basic), cmocka_unit_test(test_growth_and_printf_long), cmocka_unit_test(test_cap),
-        cmocka_unit_test(test_steal), cmocka_unit_test(test_alloc),
+        cmocka_unit_test(test_steal), cmocka_unit_test(test_alloc), cmocka_unit_test(test_i64_dec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
