@@ -77,16 +77,26 @@ static void count_redis_error(struct producer *p)
 
 static int cluster_ensure(struct producer *p);
 
+/* One connection attempt per request at most, and none within
+ * RECONNECT_MIN_NS of the last: while Redis is down every request answers
+ * 503 at once instead of each waiting for a connect timeout. Records the
+ * attempt when it allows one. */
+static int connect_allowed(struct producer *p)
+{
+    uint64_t now = hq_mono_ns();
+    if (p->req_reconnected) return 0;
+    if (p->last_connect_ns && now - p->last_connect_ns < RECONNECT_MIN_NS) return 0;
+    p->req_reconnected = 1;
+    p->last_connect_ns = now;
+    return 1;
+}
+
 int producer_redis_ensure(struct producer *p)
 {
     if (p->rurl.kind == HQ_REDIS_CLUSTER) return cluster_ensure(p);
     if (p->rc && !p->rc->err) return 0;
     producer_redis_drop(p);
-    uint64_t now = hq_mono_ns();
-    if (p->req_reconnected) return -1;
-    if (p->last_connect_ns && now - p->last_connect_ns < RECONNECT_MIN_NS) return -1;
-    p->req_reconnected = 1;
-    p->last_connect_ns = now;
+    if (!connect_allowed(p)) return -1;
     char err[256];
     redisContext *c = hq_redis_connect(&p->rurl, (int)p->cfg.redis_timeout_ms, err, sizeof err);
     if (!c) {
@@ -152,11 +162,7 @@ static int cluster_ensure_groups(struct producer *p, char *err, size_t errlen)
 static int cluster_ensure(struct producer *p)
 {
     if (p->cluster) return 0;
-    uint64_t now = hq_mono_ns();
-    if (p->req_reconnected) return -1;
-    if (p->last_connect_ns && now - p->last_connect_ns < RECONNECT_MIN_NS) return -1;
-    p->req_reconnected = 1;
-    p->last_connect_ns = now;
+    if (!connect_allowed(p)) return -1;
     char err[256];
     hq_cluster *c = hq_cluster_new(&p->rurl, (int)p->cfg.redis_timeout_ms);
     hq_cluster_set_wait(c, (int)p->cfg.redis_wait, (int)p->cfg.redis_timeout_ms / 2);
