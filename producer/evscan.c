@@ -264,6 +264,21 @@ static int object_key(scan *s, size_t base, const unsigned char **kb, size_t *kn
     return 0;
 }
 
+/* After an object member or array element: 1 (past the ',') when another
+ * follows, 0 (past `close`) at the end, -1 for anything else. */
+static int next_member(scan *s, char close)
+{
+    ws(s);
+    if (at(s, ',')) {
+        s->p++;
+        ws(s);
+        return 1;
+    }
+    if (!at(s, close)) return -1;
+    s->p++;
+    return 0;
+}
+
 static int object(scan *s)
 {
     if (++s->depth > MAX_DEPTH) return -1;
@@ -274,7 +289,7 @@ static int object(scan *s)
     if (at(s, '}')) {
         s->p++;
     } else {
-        for (int first = 1;; first = 0) {
+        for (int first = 1, more = 1; more; first = 0) {
             const unsigned char *kb;
             size_t kn;
             if (object_key(s, base, &kb, &kn) != 0) return -1;
@@ -289,15 +304,7 @@ static int object(scan *s)
             s->p++;
             ws(s);
             if (value(s) != 0) return -1;
-            ws(s);
-            if (at(s, ',')) {
-                s->p++;
-                ws(s);
-                continue;
-            }
-            if (!at(s, '}')) return -1;
-            s->p++;
-            break;
+            if ((more = next_member(s, '}')) < 0) return -1;
         }
     }
     emit(s, "}", 1);
@@ -315,18 +322,10 @@ static int array(scan *s)
     if (at(s, ']')) {
         s->p++;
     } else {
-        for (int first = 1;; first = 0) {
+        for (int first = 1, more = 1; more; first = 0) {
             if (!first) emit(s, ",", 1);
             if (value(s) != 0) return -1;
-            ws(s);
-            if (at(s, ',')) {
-                s->p++;
-                ws(s);
-                continue;
-            }
-            if (!at(s, ']')) return -1;
-            s->p++;
-            break;
+            if ((more = next_member(s, ']')) < 0) return -1;
         }
     }
     emit(s, "]", 1);
