@@ -84,6 +84,15 @@ class Node:
     def alive(self):
         return self.proc.poll() is None
 
+    def kill(self):
+        """kill -9 the server (its whole process group) and reap it."""
+        if self.alive():
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+            except OSError:
+                pass
+
     def cmd(self, *args):
         return tcp_cmd(self.port, *args)
 
@@ -263,9 +272,7 @@ class Cluster:
     def kill_master(self, port):
         """kill -9 a master; returns its replica's port (promoted later)."""
         rep = self.replica_of(port)
-        n = self.node(port)
-        os.killpg(n.proc.pid, signal.SIGKILL)
-        n.proc.wait(10)
+        self.node(port).kill()
         return rep
 
     def restart(self, port):
@@ -317,12 +324,7 @@ class Cluster:
 
     def stop(self):
         for n in self.nodes:
-            if n.alive():
-                try:
-                    os.killpg(n.proc.pid, signal.SIGKILL)
-                    n.proc.wait(10)
-                except OSError:
-                    pass
+            n.kill()
 
 
 class Sentinel:
@@ -408,12 +410,7 @@ class Sentinel:
 
     def stop(self):
         for n in self.data + self.sentinels:
-            if n.alive():
-                try:
-                    os.killpg(n.proc.pid, signal.SIGKILL)
-                    n.proc.wait(10)
-                except OSError:
-                    pass
+            n.kill()
 
 
 if __name__ == "__main__":
