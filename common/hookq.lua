@@ -55,6 +55,30 @@ local function matches(sub, typ)
   end
 end
 
+-- What a publish writes for one new event (hookq_publish and
+-- hookq_publish_batch share it): per target endpoint (sorted) a stream
+-- entry and a pending delivery hash, then the event hash and its id index,
+-- both expiring ttl seconds from now. `keep` is the keep seconds as stored.
+local function store_event(tag, stream, evkey, ev, targets, sh, now, keep, ttl)
+  local org, eid, typ = ev.org, ev.id, ev.type
+  local dls = {}
+  for j, epid in ipairs(targets) do
+    local did = 'dlv_' .. string.sub(redis.sha1hex(org .. '\0' .. eid .. '\0' .. epid), 1, 21) .. sh
+    local sid = redis.call('XADD', stream, '*', 'd', did, 'e', epid, 'k', evkey, 'n', '1', 'r', '1')
+    redis.call('HSET', tag .. 'dlv:' .. did, 'ev', evkey, 'ep', epid, 'org', org, 'eid', eid,
+               'type', typ, 'st', 'pending', 'n', '0', 'r', '1', 'sid', sid,
+               'created', now, 'upd', now)
+    dls[j] = did
+  end
+  redis.call('HSET', evkey, 'id', eid, 'org', org, 'type', typ, 'ca', ev.ca, 'ts', ev.ts,
+             'data', ev.data, 'n', #targets, 'dl', table.concat(dls, ' '),
+             'created', now, 'test', ev.test, 'keep', keep)
+  redis.call('EXPIRE', evkey, ttl)
+  local eidx = tag .. 'eid:' .. eid
+  redis.call('SADD', eidx, org)
+  redis.call('EXPIRE', eidx, ttl)
+end
+
 --[[ hookq_publish: atomic fan-out of one event.
 KEYS: 1 event hash, 2 org endpoint set, 3 shard stream, 4 event-id index
 ARGV: 1 tag, 2 org, 3 event id, 4 type, 5 created_at text, 6 created_at ms,
@@ -64,11 +88,11 @@ ARGV: 1 tag, 2 org, 3 event id, 4 type, 5 created_at text, 6 created_at ms,
 Returns {'new'|'dup', deliveries} or {'noep', 0} when ARGV[11] is not an
 endpoint of the org. The event and its id index expire keep + SLACK seconds
 from now; hookq_complete extends that past every scheduled retry.
-hookq_publish_batch below does the same for many events at once: a change
-to what a publish writes is made in both (tests/integration/
-test_publish_batch.py checks that they write the same). --]]
+hookq_publish_batch below does the same for many events at once; both
+write through store_event (tests/integration/test_publish_batch.py checks
+that they write the same). --]]
 local function publish(keys, args)
-  local evkey, eps, stream, eidx = keys[1], keys[2], keys[3], keys[4]
+  local evkey, eps, stream = keys[1], keys[2], keys[3]
   local tag, org, eid, typ = args[1], args[2], args[3], args[4]
   local now, keep, sh, only = args[8], tonumber(args[9]), args[10], args[11] or ''
   local prev = redis.call('HGET', evkey, 'n')
@@ -84,21 +108,8 @@ local function publish(keys, args)
     end
     table.sort(targets)
   end
-  local dls = {}
-  for _, epid in ipairs(targets) do
-    local did = 'dlv_' .. string.sub(redis.sha1hex(org .. '\0' .. eid .. '\0' .. epid), 1, 21) .. sh
-    local sid = redis.call('XADD', stream, '*', 'd', did, 'e', epid, 'k', evkey, 'n', '1', 'r', '1')
-    redis.call('HSET', tag .. 'dlv:' .. did, 'ev', evkey, 'ep', epid, 'org', org, 'eid', eid,
-               'type', typ, 'st', 'pending', 'n', '0', 'r', '1', 'sid', sid,
-               'created', now, 'upd', now)
-    dls[#dls + 1] = did
-  end
-  redis.call('HSET', evkey, 'id', eid, 'org', org, 'type', typ, 'ca', args[5], 'ts', args[6],
-             'data', args[7], 'n', #targets, 'dl', table.concat(dls, ' '),
-             'created', now, 'test', args[12] or '0', 'keep', keep)
-  redis.call('EXPIRE', evkey, keep + SLACK)
-  redis.call('SADD', eidx, org)
-  redis.call('EXPIRE', eidx, keep + SLACK)
+  store_event(tag, stream, evkey, {org = org, id = eid, type = typ, ca = args[5], ts = args[6], data = args[7],
+                                   test = args[12] or '0'}, targets, sh, now, keep, keep + SLACK)
   -- the org's catalogue of seen types (GET /v1/event-types), capped; test events don't count
   local seen = tag .. 'org:' .. org .. ':seen'
   if args[12] ~= '1' and redis.call('SCARD', seen) < 1000 then redis.call('SADD', seen, typ) end
@@ -143,10 +154,10 @@ local function publish_batch(keys, args)
   local out, old = {}, 0
   for i = 2, nev + 1, 500 do old = old + call('EXISTS', unpack(keys, i, math.min(i + 499, nev + 1))) end
   -- per org: its active endpoints {id, sub, id, sub, ...} (sorted by id)
-  -- and the targets per type; per new event (4 values in nw): its first
-  -- ARGV index, its number, its targets, the offset of its delivery ids
+  -- and the targets per type; per new event (3 values in nw): its first
+  -- ARGV index, its number, its targets
   local fresh, epl, tcache, seen, seenorder = {}, {}, {}, {}, {}
-  local nw, dids, nums = {}, {}, {}
+  local nw, nums = {}, {}
   local nnew, ndel, k = 0, 0, 0
   for i = 5, #args, 6 do
     k = k + 1
@@ -181,12 +192,7 @@ local function publish_batch(keys, args)
         end
         tc[typ] = targets
       end
-      local d0 = #dids
-      for j = 1, #targets do
-        local did = 'dlv_' .. string.sub(redis.sha1hex(org .. '\0' .. eid .. '\0' .. targets[j]), 1, 21) .. sh
-        dids[d0 + j] = did
-      end
-      nw[4 * nnew + 1], nw[4 * nnew + 2], nw[4 * nnew + 3], nw[4 * nnew + 4] = i, k, targets, d0
+      nw[3 * nnew + 1], nw[3 * nnew + 2], nw[3 * nnew + 3] = i, k, targets
       nnew = nnew + 1
       fresh[evkey] = #targets
       ndel = ndel + #targets
@@ -214,21 +220,10 @@ local function publish_batch(keys, args)
   end
   local keeps, ttl = num(keep), num(keep + SLACK)
   for m = 0, nnew - 1 do
-    local i, evkey, targets, d0 = nw[4 * m + 1], keys[nw[4 * m + 2] + 1], nw[4 * m + 3], nw[4 * m + 4]
-    local org, eid, typ, nt = args[i], args[i + 1], args[i + 2], #targets
-    for j = 1, nt do
-      local did = dids[d0 + j]
-      local sid = call('XADD', stream, '*', 'd', did, 'e', targets[j], 'k', evkey, 'n', '1', 'r', '1')
-      call('HSET', tag .. 'dlv:' .. did, 'ev', evkey, 'ep', targets[j], 'org', org, 'eid', eid,
-           'type', typ, 'st', 'pending', 'n', '0', 'r', '1', 'sid', sid, 'created', now, 'upd', now)
-    end
-    call('HSET', evkey, 'id', eid, 'org', org, 'type', typ, 'ca', args[i + 3], 'ts', args[i + 4],
-         'data', args[i + 5], 'n', num(nt), 'dl', table.concat(dids, ' ', d0 + 1, d0 + nt),
-         'created', now, 'test', '0', 'keep', keeps)
-    call('EXPIRE', evkey, ttl)
-    local eidx = tag .. 'eid:' .. eid
-    call('SADD', eidx, org)
-    call('EXPIRE', eidx, ttl)
+    local i = nw[3 * m + 1]
+    store_event(tag, stream, keys[nw[3 * m + 2] + 1],
+                {org = args[i], id = args[i + 1], type = args[i + 2], ca = args[i + 3], ts = args[i + 4],
+                 data = args[i + 5], test = '0'}, nw[3 * m + 3], sh, now, keeps, ttl)
   end
   -- the seen-types cap as if the types were added event by event
   for _, org in ipairs(seenorder) do
