@@ -248,8 +248,9 @@ ARGV: 1 nev, then one cached endpoint version per endpoint key ('0' = none)
 Returns one element per key: an event as {id, org, type, created_at, ts, data}
 or false; an endpoint as {ver, cfg or false when the cached ver is current,
 act, disabled reason or ''} or false when it no longer exists.
-The worker passes nev = 0 and reads the events with one plain HMGET each
-(id org type ca ts data) in the same MULTI/EXEC: every value a function
+This version's worker passes nev = 0 (the event part stays for workers of
+earlier versions during a rolling upgrade) and reads the events with one
+plain HMGET each (id org type ca ts data) in the same MULTI/EXEC: every value a function
 reads becomes a Lua string first, which Redis' Lua hashes byte by byte, and
 for 1 KiB payloads that cost Redis more than the reads themselves. --]]
 local function load(keys, args)
