@@ -37,23 +37,50 @@ void event_unref(struct event *ev)
         return;
     for (int i = 0; i < 3; i++)
         hq_free(ev->body[i]);
-    hq_free(ev->id);
-    hq_free(ev->org);
-    hq_free(ev->type);
-    hq_free(ev->ca);
     hq_free(ev->data);
-    hq_free(ev);
+    hq_free(ev);   /* id, org, type, ca: same allocation */
 }
 
-/* The body for format f, built on first use and kept with the event. */
+void event_data_release(struct event *ev)
+{
+    if (ev && --ev->data_users == 0) {
+        /* every holder has its body: the payload is not read again (at 5,000
+         * in flight this was ~1 KiB per delivery held for the whole attempt) */
+        hq_free(ev->data);
+        ev->data = NULL;
+    }
+}
+
+void event_data_done(struct delivery *d)
+{
+    if (!d->ev || !d->ev_data)
+        return;
+    d->ev_data = 0;
+    event_data_release(d->ev);
+}
+
+/* The body for format f, built on first use and kept with the event. The
+ * caller holds ev's data (delivery.ev_data). */
 static const char *event_body(struct event *ev, enum hq_payload_format f, size_t *len)
 {
     if ((int)f < 0 || f > 2)
         f = HQ_FMT_HOOKQ;
     if (!ev->body[f]) {
+        if (!ev->data) {
+            /* a holder's count went wrong: sending "{}" would be a silent
+             * wrong payload, so stop here */
+            hq_error("internal: event payload freed while a body was still to be built", "event", ev->id);
+            abort();
+        }
         hq_event_view v = { ev->id, ev->type, ev->org, ev->ca, ev->ts, ev->data, ev->data_len };
+        /* sized once: the envelope's fields plus room for its keys and a
+         * timestamp, so the usual body is built without a realloc */
+        size_t est = ev->data_len + strlen(ev->id) + strlen(ev->type) + strlen(ev->org) + strlen(ev->ca) + 128;
         hq_buf b;
         hq_buf_init(&b, 0);
+        b.data = hq_malloc(est);
+        b.data[0] = '\0';
+        b.cap = est;
         hq_payload_build(f, &v, &b);
         ev->body[f] = hq_buf_steal(&b, &ev->body_len[f]);
     }
@@ -202,13 +229,16 @@ static void rfc3339(int64_t ms, char *out, int with_ms)
  * The header lines go to curl in as few curl_slist nodes as possible: curl
  * compares the start of every node against the names it handles itself
  * (Host, Accept, Content-Type, Content-Length, Expect, ...) several times per
- * request and formats each node separately, so hookq's own headers (User-Agent
- * through the auth header) are one node of "name: value" lines joined by
- * CRLF, which curl sends verbatim: the bytes on the wire are the same as with
- * one node per header. Content-Type, every custom header, and the "Expect:"
- * and "Accept:" that switch off curl's defaults stay nodes of their own, so
- * curl still sees each of them (and a custom header with an empty value is
- * still dropped by curl, as before). Values with CR or LF are never sent.
+ * request and formats each node separately, so hookq's own headers
+ * (Content-Type through the auth header) are one node of "name: value" lines
+ * joined by CRLF, which curl sends verbatim: the bytes on the wire are the
+ * same as with one node per header. Content-Type opens that node, so curl,
+ * which only looks at the start of a node, still sees it and adds no
+ * form-urlencoded type of its own (one node fewer: -1.2k instructions per
+ * request, callgrind). Every custom header, and the "Expect:" and "Accept:"
+ * that switch off curl's defaults, stay nodes of their own, so curl still
+ * sees each of them (and a custom header with an empty value is still
+ * dropped by curl, as before). Values with CR or LF are never sent.
  *
  * The node texts are gathered in hdr_text ("...\0" each) and then copied,
  * with their curl_slist nodes, into one allocation (hdr_block): no malloc per
@@ -345,7 +375,7 @@ static void build_headers(struct delivery *d, const hq_endpoint *e, const char *
     hq_buf_reset(&hdr_text);
     hdr_n = 0;
     hdr_merging = 0;
-    hdr_node("Content-Type", "application/json");
+    hdr_merge("Content-Type", "application/json");   /* first line of the merged node */
     hdr_merge("User-Agent", "hookq/" HOOKQ_VERSION);
     hdr_merge("X-Webhook-Id", ev->id);
     hdr_merge("X-Webhook-Event", ev->type);
@@ -594,7 +624,7 @@ static void finish(struct delivery *d, int code, int cls, const char *err, int64
     d->outcome = outcome;
     d->due_ms = due;
     d->code = code;
-    d->reason = hq_strdup(reason);
+    d->reason = reason[0] ? hq_strdup(reason) : NULL;   /* NULL is sent as "" */
     d->record = record_json(d, e, status, code, latency_ms, cls == C_2XX ? NULL : err, class_names[cls],
                             e ? e->url : NULL, due);
     hq_free(d->hdrs);   /* one block, see hdr_block */
@@ -651,6 +681,7 @@ void delivery_start(struct delivery *d)
     const hq_endpoint *e = &d->cfg->e;
     size_t len;
     const char *body = event_body(d->ev, e->payload_format, &len);
+    event_data_done(d);
     build_headers(d, e, body, len);
 
     int64_t t = e->timeout_ms > 0 ? e->timeout_ms : w->timeout_ms;

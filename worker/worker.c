@@ -14,6 +14,8 @@
  *    since (Redis beforeSleep style), and the next read as soon as claim
  *    slots are free.
  *  - one cron timer (100 ms) with run_with_period-style periods.
+ *  - every connection's replies are built in an arena of its own ("reply
+ *    objects" below) rather than one malloc per reply element.
  *
  * Redis lanes (struct rlane in worker.h): on a single Redis one lane
  * carries every shard, as described above. On Redis Cluster each shard has
@@ -34,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <stddef.h>
 #include "hq_alloc.h"
 #include "hq_id.h"
 #include "hq_keys.h"
@@ -103,6 +106,195 @@ static void list_prepend(struct delivery **head, struct delivery **tail, struct 
 }
 
 /* ------------------------------------------------------------------ */
+/* reply objects, allocated from a per-connection arena
+ *
+ * hiredis 0.14's default reader allocates every reply element on its own
+ * (a calloc for the redisReply, a malloc for its string, a calloc for an
+ * array's element vector) and freeReplyObject frees them one by one: a
+ * claimed delivery arrives as ~18 strings and 2 arrays (XREADGROUP entry,
+ * HMGET of its event), ~45 allocations and as many frees per delivery in
+ * hiredis alone, interleaved with the long-lived allocations of in-flight
+ * deliveries (heap fragmentation at 5,000 in flight; with the single
+ * allocations of deliveries and events below, the worker's allocation
+ * calls per delivery went from ~106 to ~47, heaptrack of slow5k). The
+ * reader of every worker connection (the arena lives in its struct conn,
+ * which has at most one hiredis context at a time) is given these functions
+ * instead (redisReplyObjectFunctions): the objects of one reply are carved
+ * out of a chain of chunks, in the same redisReply layout hiredis and the
+ * worker read, and freeing the reply's root (hiredis does that right after
+ * the reply callback returns) rewinds the arena, keeping one chunk for the
+ * next reply.
+ *
+ * Contract: a reply (and every pointer into it) is valid only until its
+ * callback returns, as with hiredis' own objects; nothing in the worker
+ * keeps one. A reader parses one reply at a time and frees it before it
+ * builds the next, so an arena holds at most one live root; it still
+ * counts them and rewinds only when none is left. Each object carries a
+ * small header naming its arena and whether it is a root: freeObject on a
+ * non-root (hiredis never does that) is ignored. Under AddressSanitizer no
+ * chunk is kept, so a use after the callback is caught. */
+
+#define RCHUNK (16 * 1024)      /* bytes per chunk (a larger object gets its own) */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define KEEP_CHUNK 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define KEEP_CHUNK 0
+#endif
+#endif
+#ifndef KEEP_CHUNK
+#define KEEP_CHUNK 1
+#endif
+
+struct rchunk {
+    struct rchunk *next;        /* the chunk filled before this one */
+    size_t cap, used;
+    _Alignas(16) unsigned char data[];
+};
+
+/* What precedes every redisReply handed to hiredis. */
+struct robj {
+    struct rarena *a;
+    int root;                   /* created with no parent task */
+    _Alignas(16) redisReply r;
+};
+
+/* n bytes (16-aligned) from a's current chunk, or from a new one (at least
+ * RCHUNK; a larger object gets a chunk of its own). Aborts on OOM. */
+static void *ar_alloc(struct rarena *a, size_t n)
+{
+    n = (n + 15) & ~(size_t)15;
+    struct rchunk *c = a->cur;
+    if (!c || c->cap - c->used < n) {
+        size_t cap = n > RCHUNK - sizeof *c ? n : RCHUNK - sizeof *c;
+        c = hq_malloc(sizeof *c + cap);
+        c->cap = cap;
+        c->used = 0;
+        c->next = a->cur;
+        a->cur = c;
+    }
+    void *p = c->data + c->used;
+    c->used += n;
+    return p;
+}
+
+/* Frees every chunk but one of the standard size (kept, emptied). */
+static void ar_rewind(struct rarena *a)
+{
+    struct rchunk *keep = NULL;
+    for (struct rchunk *c = a->cur, *next; c; c = next) {
+        next = c->next;
+        if (KEEP_CHUNK && !keep && c->cap == RCHUNK - sizeof *c) {
+            keep = c;
+            continue;
+        }
+        hq_free(c);
+    }
+    if (keep) {
+        keep->next = NULL;
+        keep->used = 0;
+    }
+    a->cur = keep;
+}
+
+/* A zeroed redisReply of type t->type with extra bytes after it, linked into
+ * its parent array. */
+static redisReply *ar_obj(const redisReadTask *t, size_t extra)
+{
+    struct rarena *a = t->privdata;
+    struct robj *o = ar_alloc(a, sizeof *o + extra);
+    o->a = a;
+    o->root = t->parent == NULL;
+    memset(&o->r, 0, sizeof o->r);
+    o->r.type = t->type;
+    if (o->root) {
+        a->live++;
+    } else {
+        redisReply *p = t->parent->obj;
+        if (p && p->type == REDIS_REPLY_ARRAY && (size_t)t->idx < p->elements)
+            p->element[t->idx] = &o->r;
+    }
+    return &o->r;
+}
+
+/* hiredis' createString/createArray/createInteger/createNil: the same
+ * objects its defaults build, the string and the element vector right after
+ * the redisReply in the same carve. */
+static void *ar_string(const redisReadTask *t, char *s, size_t len)
+{
+    redisReply *r = ar_obj(t, len + 1);
+    char *buf = (char *)(r + 1);
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    r->str = buf;
+    r->len = len;
+    return r;
+}
+
+static void *ar_array(const redisReadTask *t, int elements)
+{
+    size_t n = elements > 0 ? (size_t)elements : 0;
+    redisReply *r = ar_obj(t, n * sizeof(redisReply *));
+    r->elements = n;
+    if (n) {
+        r->element = (redisReply **)(r + 1);
+        memset(r->element, 0, n * sizeof(redisReply *));
+    }
+    return r;
+}
+
+static void *ar_integer(const redisReadTask *t, long long v)
+{
+    redisReply *r = ar_obj(t, 0);
+    r->integer = v;
+    return r;
+}
+
+static void *ar_nil(const redisReadTask *t)
+{
+    return ar_obj(t, 0);
+}
+
+/* hiredis' freeObject: called with the root of a reply once its callback
+ * returned (or with a half-built root when the reader fails or is freed). */
+static void ar_free(void *p)
+{
+    if (!p)
+        return;
+    struct robj *o = (struct robj *)((char *)p - offsetof(struct robj, r));
+    if (!o->root)
+        return;
+    struct rarena *a = o->a;
+    if (--a->live <= 0) {
+        a->live = 0;
+        ar_rewind(a);
+    }
+}
+
+static redisReplyObjectFunctions ar_fns = {
+    ar_string, ar_array, ar_integer, ar_nil, ar_free,
+};
+
+/* Makes ac's reader build its replies in a; a must outlive ac. */
+static void reply_arena_attach(redisAsyncContext *ac, struct rarena *a)
+{
+    ac->c.reader->fn = &ar_fns;
+    ac->c.reader->privdata = a;
+}
+
+/* Frees a's chunks (worker_free: no context uses it any more). */
+static void reply_arena_free(struct rarena *a)
+{
+    for (struct rchunk *c = a->cur, *next; c; c = next) {
+        next = c->next;
+        hq_free(c);
+    }
+    a->cur = NULL;
+    a->live = 0;
+}
+
+/* ------------------------------------------------------------------ */
 /* deliveries */
 
 /* Writes v in decimal and a NUL at p (room for 21 bytes); returns the NUL.
@@ -137,14 +329,12 @@ void delivery_free(struct delivery *d)
             strmap_del(&w->held, hk);
     }
     epcache_unref(w, d->ep);
+    event_data_done(d);
     event_unref(d->ev);
     epcfg_unref(d->cfg);
     hq_free(d->hdrs);   /* one block (delivery.c hdr_block) */
     hq_buf_free(&d->resp);
-    hq_free(d->sid);
-    hq_free(d->did);
-    hq_free(d->epid);
-    hq_free(d->evkey);
+    /* sid, did, epid and evkey live in d's own allocation (add_entry) */
     hq_free(d->record);
     hq_free(d->reason);
     hq_free(d);
@@ -189,13 +379,16 @@ static void add_entry(struct hq_worker *w, int shard, redisReply *e, int reclaim
         hq_warn("malformed stream entry ignored", "id", sid);
         return;
     }
-    struct delivery *d = hq_calloc(1, sizeof *d);
+    /* the four strings follow the struct in one allocation */
+    size_t ls = strlen(sid) + 1, ld = strlen(did) + 1, le = strlen(epid) + 1, lk = strlen(evk) + 1;
+    struct delivery *d = hq_calloc(1, sizeof *d + ls + ld + le + lk);
+    char *p = (char *)(d + 1);
+    d->sid = memcpy(p, sid, ls);
+    d->did = memcpy(p += ls, did, ld);
+    d->epid = memcpy(p += ld, epid, le);
+    d->evkey = memcpy(p += le, evk, lk);
     d->w = w;
     d->shard = shard;
-    d->sid = hq_strdup(sid);
-    d->did = hq_strdup(did);
-    d->epid = hq_strdup(epid);
-    d->evkey = hq_strdup(evk);
     d->n = (int)n;
     d->r = (int)r;
     d->reclaimed = reclaimed;
@@ -511,6 +704,7 @@ static void conn_connect(struct conn *c)
         return;
     }
     ac->data = c;
+    reply_arena_attach(ac, &c->arena);
     c->ac = ac;
     c->ready = 0;
     c->dying = 0;
@@ -704,21 +898,28 @@ static void handle_load(struct hq_worker *w, struct rcmd *rc, redisReply *r)
         redisReply *e = r->element[1 + i];
         if (e->type != REDIS_REPLY_ARRAY || e->elements < 6 || e->element[0]->type != REDIS_REPLY_STRING)
             continue;   /* missing (every field nil) */
-        struct event *ev = hq_calloc(1, sizeof *ev);
+        /* id, org, type and ca ("" when missing) follow the struct in one
+         * allocation; data is its own, freed once every body is built */
+        size_t l[4];
+        for (int k = 0; k < 4; k++)
+            l[k] = e->element[k]->type == REDIS_REPLY_STRING ? e->element[k]->len : 0;
+        struct event *ev = hq_calloc(1, sizeof *ev + l[0] + l[1] + l[2] + l[3] + 4);
+        char *p = (char *)(ev + 1);
+        char **dst[4] = { &ev->id, &ev->org, &ev->type, &ev->ca };
+        for (int k = 0; k < 4; k++) {
+            *dst[k] = p;
+            if (l[k])
+                memcpy(p, e->element[k]->str, l[k]);
+            p[l[k]] = '\0';
+            p += l[k] + 1;
+        }
         ev->refs = 1;
-        ev->id = reply_str(e->element[0], NULL);
-        ev->org = reply_str(e->element[1], NULL);
-        ev->type = reply_str(e->element[2], NULL);
-        ev->ca = reply_str(e->element[3], NULL);
-        char *ts = reply_str(e->element[4], NULL);
+        ev->data_users = 1;   /* the batch's own hold: released after every delivery took its own */
         long long tsv = 0;
-        if (ts) hq_parse_ll(ts, &tsv);
-        hq_free(ts);
+        if (e->element[4]->type == REDIS_REPLY_STRING)
+            hq_parse_ll(e->element[4]->str, &tsv);
         ev->ts = tsv;
         ev->data = reply_str(e->element[5], &ev->data_len);
-        if (!ev->org) ev->org = hq_strdup("");
-        if (!ev->type) ev->type = hq_strdup("");
-        if (!ev->ca) ev->ca = hq_strdup("");
         if (!ev->data) ev->data = hq_strdup("{}"), ev->data_len = 2;
         evs[i] = ev;
     }
@@ -747,6 +948,8 @@ static void handle_load(struct hq_worker *w, struct rcmd *rc, redisReply *r)
             /* also when no attempt is made: hookq_complete gets its id */
             d->ev = evs[d->load_ev];
             d->ev->refs++;
+            d->ev->data_users++;   /* until its body is built (event_data_done) */
+            d->ev_data = 1;
         }
         if (w->stopping) {
             delivery_free(d);   /* not started: stays pending for a reclaim */
@@ -764,8 +967,10 @@ static void handle_load(struct hq_worker *w, struct rcmd *rc, redisReply *r)
         }
         d = nx;
     }
-    for (int i = 0; i < rc->nev; i++)
+    for (int i = 0; i < rc->nev; i++) {
+        event_data_release(evs[i]);
         event_unref(evs[i]);
+    }
     hq_free(evs);
     hq_free(missing);
 }
@@ -1787,6 +1992,8 @@ void worker_free(struct hq_worker *w)
     for (int i = 0; i < w->nrlanes; i++) {
         hq_free(w->rlanes[i].xread_argv);
         hq_free(w->rlanes[i].xread_lens);
+        reply_arena_free(&w->rlanes[i].reader.arena);
+        reply_arena_free(&w->rlanes[i].cmd.arena);
     }
     hq_free(w->rlanes);
     hq_cluster_map_free(&w->map);

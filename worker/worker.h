@@ -59,11 +59,15 @@ void strmap_each(strmap *m, void (*fn)(const char *key, void *val, void *arg), v
 /* ---- shared objects ---- */
 
 /* An event as hookq_load returned it, shared by the deliveries of one batch.
- * The body of each payload format is built at most once and shared. */
+ * The body of each payload format is built at most once and shared. id, org,
+ * type and ca live in the event's own allocation (worker.c handle_load);
+ * data is freed as soon as no holder still has to build a body from it. */
 struct event {
     int refs;
     char *id, *org, *type, *ca, *data;
     size_t data_len;
+    int data_users;     /* holders whose body is not built yet: deliveries (their
+                           ev_data) and, while handle_load runs, the load batch */
     int64_t ts;
     char *body[3];      /* per enum hq_payload_format, NULL until built */
     size_t body_len[3];
@@ -130,6 +134,7 @@ struct delivery {
     int64_t claimed_ms;
     struct epentry *ep;             /* ref (epentry.refs) */
     struct event *ev;               /* ref, NULL when the event is missing */
+    int ev_data;                    /* counted in ev->data_users (no body built yet) */
     struct epcfg *cfg;              /* ref while INFLIGHT */
     int load_ev, load_ep;           /* indices in the load reply */
 
@@ -160,6 +165,13 @@ struct delivery {
 
 struct rlane;
 
+/* The chunks the reply objects of one connection's reader are carved from
+ * (worker.c, "reply objects"). Zeroed = empty. */
+struct rarena {
+    struct rchunk *cur;
+    int live;                      /* roots not freed yet (0 or 1) */
+};
+
 /* A hiredis async connection with its reconnect/deadline timer. */
 struct conn {
     struct hq_worker *w;
@@ -175,6 +187,7 @@ struct conn {
     struct rcmd *q_head, *q_tail;  /* outstanding commands in send order */
     uv_timer_t timer;              /* reconnect backoff, then deadline checks */
     int stopped;                   /* no reconnects (shutdown) */
+    struct rarena arena;           /* reply objects of its (one) context */
 };
 
 struct shard_q {
@@ -321,6 +334,12 @@ void delivery_http_done(struct delivery *d, CURLcode rc);
 void delivery_finish_noattempt(struct delivery *d, const char *outcome, const char *reason);
 /* Releases a finished event body/objects. */
 void event_unref(struct event *ev);
+/* Drops one holder of ev's data (ev->data_users); the data is freed with the
+ * last one. ev may be NULL. */
+void event_data_release(struct event *ev);
+/* d no longer needs its event's data (its body is built, or it is being
+ * freed): event_data_release once. Idempotent. */
+void event_data_done(struct delivery *d);
 
 /* ---- epcache.c ---- */
 struct epentry *epcache_get(struct hq_worker *w, const char *epid); /* creates; refs++ */
