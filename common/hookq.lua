@@ -298,13 +298,18 @@ hookq_reclaim. That is the same as "its entry was in the PEL": every path
 that takes an entry out of the PEL records it in the same script (an
 outcome here: st is no longer pending; poison: dead; lost: the lost hash),
 and a delivery gets a new sid only when it is re-added (promote, resend),
-which needs its old entry out of the PEL. Then one XDEL of the batch (an
-entry acked elsewhere was deleted there or has no data left).
+which needs its old entry out of the PEL. Then the acked entries are
+trimmed from below (complete_trim: one XPENDING (COUNT 1) and one XTRIM
+MINID ~; an XDEL only for entries far above a long-pending one; the
+whole stream when nothing is pending and the batch acked its last entry).
 
-Cost per attempt: HSET + EXPIRE (final) of the delivery, XADD to the
-attempt log; per batch: one XACK, one XDEL, one stats HINCRBY per counter
-and, per endpoint, one HMGET and the health update (none for a healthy one
-already updated in this second); on Redis Cluster one EXISTS
+Cost per attempt: HSET + EXPIRE (final) of the delivery; per batch: one
+XACK, XPENDING + XTRIM (+ XREVRANGE when nothing is left pending, + XINFO
+GROUPS when this call did not ack the newest entry read; an XDEL under a
+long-pending entry), one stats HINCRBY per counter and, per endpoint,
+one HMGET, one attempt-log XADD (complete_log; + an HSET when it holds
+several attempts) and the health update (none for a healthy one already
+updated in this second); on Redis Cluster one EXISTS
 over the keys (once per endpoint and event) and, for an event whose id the
 caller does not know or after a resend, a read of the event. A delivery
 hash never has `due` or `reason` when its entry is in the stream (promote
@@ -369,6 +374,153 @@ local function complete_keys(tag, args, first, nf, e)
     evs[evkey] = seen
   end
   return pre
+end
+
+-- How far (in stream time) acked entries may sit above the oldest pending
+-- entry before hookq_complete deletes them itself (see complete_trim).
+local TRIM_PIN_MS = 2000
+
+-- Stream ids "ms-seq" compared exactly (decimal strings without leading
+-- zeros: the longer is larger, then byte order); true if a <= b.
+local function sid_le(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  if not am or not bm then return false end
+  if am ~= bm then
+    if #am ~= #bm then return #am < #bm end
+    return am < bm
+  end
+  if #as ~= #bs then return #as < #bs end
+  return as <= bs
+end
+
+-- hookq_complete, after its XACK (nacked > 0, so the group exists): drops
+-- acked entries from the stream. Every entry older than the oldest entry
+-- still pending in the group was read by it (the group reads in id order)
+-- and is not pending, so it is acked and can go; with nothing pending,
+-- every entry up to the group's last-delivered id is (the newest id this
+-- batch acked when `all` = every id was in the PEL, so each was read, and
+-- it is the stream's last entry; else XINFO GROUPS says: another worker may
+-- have finished later entries first). XTRIM MINID ~ drops only whole stream
+-- nodes entirely below that floor (no entry at or above it, so pending and
+-- unread entries keep their data and hookq_reclaim's "lost" check is
+-- unaffected): far cheaper than XDEL, which finds and rewrites each entry
+-- in its node. The oldest pending entry comes from the range form of
+-- XPENDING (a seek in the group's PEL; the summary form walks every
+-- consumer the group ever had, and dead workers' names stay there). A
+-- long-pending entry (a slow endpoint, a worker that died)
+-- pins the floor; this batch's entries more than TRIM_PIN_MS of stream
+-- time above it are then XDELeted as before, so what trimming leaves
+-- behind stays bounded. Ids are compared as strings (parsing each as a
+-- number would give back a quarter of what dropping XDEL saves): with
+-- 13-digit ms parts on both sides the ms digits decide, in any collation
+-- Redis runs under; an id misjudged (same ms, or a sequence number of
+-- another length) only makes the floor a little lower, or is deleted early
+-- or kept a while longer - all safe for an acked entry (and for one acked
+-- elsewhere, which was always deleted here before).
+local function complete_trim(stream, sids, all)
+  local oldest = redis.call('XPENDING', stream, GROUP, '-', '+', 1)[1]
+  local floor = oldest and oldest[1]
+  if not floor then
+    -- nothing pending: every entry the group has read is acked
+    local last = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)[1]
+    if not last then return end
+    if all then
+      floor = sids[1]
+      for _, sid in ipairs(sids) do
+        if sid > floor then floor = sid end
+      end
+    end
+    if floor ~= last[1] then
+      floor = nil
+      local gs = redis.call('XINFO', 'GROUPS', stream)
+      for _, g in ipairs(gs) do
+        local f = {}
+        for j = 1, #g, 2 do f[g[j]] = g[j + 1] end
+        if f.name == GROUP then floor = f['last-delivered-id'] end
+      end
+      if not floor then return end
+    end
+    -- the stream's last entry was read (and acked): all go, and an idle
+    -- shard shows XLEN 0, as it did when every entry was deleted at its ack
+    if sid_le(last[1], floor) then
+      redis.call('XTRIM', stream, 'MAXLEN', 0)
+      return
+    end
+  else
+    local pin = tonumber(string.match(floor, '^(%d+)-') or '')
+    if pin then
+      local thr, far = string.format('%.0f-~', pin + TRIM_PIN_MS), nil
+      for _, sid in ipairs(sids) do
+        if sid > thr then
+          far = far or {}
+          far[#far + 1] = sid
+        end
+      end
+      if far then
+        for j = 1, #far, 500 do
+          redis.call('XDEL', stream, unpack(far, j, math.min(j + 499, #far)))
+        end
+      end
+    end
+  end
+  redis.call('XTRIM', stream, 'MINID', '~', floor)
+end
+
+--[[ hookq_complete: one attempt-log entry per endpoint per call. `l` holds
+the call's attempts of the endpoint in order, 4 values each (delivery,
+attempt n, status, http status); h is the endpoint's health record (lq, lck
+as read). The newest attempt goes into the fields one attempt always had
+(d n s c t, so a reader of the older layout still shows it), the others
+into `m` ("d n s c" each, oldest first, space-separated), and `L` is the
+log's length in attempts: the producer returns the newest L attempts,
+however many the entries hold. Storage: at most L entries (MAXLEN, exactly
+below 1000: MAXLEN ~ trims whole 100-entry nodes, far too coarse for a
+small HOOKQ_ATTEMPT_LOG), and entries of several attempts are counted in
+`lq` of the endpoint hash: `lck` there lists "id count" of such entries at
+least L/4 attempts apart, oldest first, and once L attempts of such entries
+were logged after a checkpoint, every entry older than it goes (MINID). So
+the several-attempt entries hold at most about 1.25 L attempts + one entry,
+and the one-attempt entries (not counted: that would cost them an HSET)
+stay within the L entries: up to about 2.25 L attempts in all when the two
+kinds alternate, of which the reader returns the newest L.
+A one-attempt entry costs the one XADD it always did; one of k attempts an
+XADD and an HSET instead of k XADDs. The caller skips a deleted endpoint
+(its log is not recreated) and drops entries older than keep seconds once
+per endpoint and second (the producer also hides entries older than
+HOOKQ_RETENTION). --]]
+local function complete_log(key, epk, h, l, loglen, exact, nows)
+  local k = #l
+  if k == 4 then
+    redis.call('XADD', key, 'MAXLEN', exact and '=' or '~', loglen, '*',
+               'd', l[1], 'n', l[2], 's', l[3], 'c', l[4], 't', nows, 'L', loglen)
+    return
+  end
+  local id = redis.call('XADD', key, 'MAXLEN', exact and '=' or '~', loglen, '*',
+                        'd', l[k - 3], 'n', l[k - 2], 's', l[k - 1], 'c', l[k], 't', nows,
+                        'm', table.concat(l, ' ', 1, k - 4), 'L', loglen)
+  local nlen = tonumber(loglen)
+  local q = (tonumber(h.lq) or 0) + k / 4
+  local cks = {}
+  for cid, cq in string.gmatch(h.lck or '', '(%S+) (%S+)') do
+    cks[#cks + 1] = cid
+    cks[#cks + 1] = tonumber(cq)
+  end
+  -- a checkpoint L attempts behind: everything before its entry is older
+  -- than the newest L attempts
+  local first, minid = 1, nil
+  while first < #cks and cks[first + 1] <= q - nlen do
+    minid = cks[first]
+    first = first + 2
+  end
+  local out = {}
+  for j = first, #cks do out[#out + 1] = cks[j] end
+  if #out == 0 or q - out[#out] >= nlen / 4 then
+    out[#out + 1] = id
+    out[#out + 1] = q
+  end
+  if minid then redis.call('XTRIM', key, 'MINID', exact and '=' or '~', minid) end
+  redis.call('HSET', epk, 'lq', tostring(q), 'lck', table.concat(out, ' '))
 end
 
 local COMPLETE_OUTCOMES = {delivered = true, retry = true, dead = true, gone = true, cancel = true, defer = true}
@@ -445,10 +597,11 @@ local function complete(keys, args)
         if not h then
           -- read once per endpoint: whether it exists, and what the health
           -- update below needs (nothing before it here writes these fields)
-          local f = redis.call('HMGET', tag .. 'ep:' .. epid, 'ver', 'act', 'ff', 'fails', 'ok_at', 'fail_at')
-          h = {ok = false, fails = 0, early = false, gone = false, logged = false,
+          local f = redis.call('HMGET', tag .. 'ep:' .. epid, 'ver', 'act', 'ff', 'fails', 'ok_at', 'fail_at',
+                               'lq', 'lck')
+          h = {ok = false, fails = 0, early = false, gone = false, log = false,
                exists = (f[1] or f[2]) and true or false, act = f[2], ff = f[3], was = f[4],
-               ok_at = tonumber(f[5]) or 0, fail_at = tonumber(f[6]) or 0}
+               ok_at = tonumber(f[5]) or 0, fail_at = tonumber(f[6]) or 0, lq = f[7], lck = f[8]}
           health[epid] = h
           eporder[#eporder + 1] = epid
         end
@@ -487,22 +640,22 @@ local function complete(keys, args)
           if not h.ok then h.early = true end
           if outcome == 'gone' then h.gone = true end
         end
-        -- the attempt log of a deleted endpoint is not recreated; below 1000
-        -- entries it is trimmed exactly (MAXLEN ~ trims whole 100-entry
-        -- nodes, far too coarse for a small HOOKQ_ATTEMPT_LOG); entries older
-        -- than keep seconds are dropped below, once per endpoint and second
-        -- (the producer also hides entries older than HOOKQ_RETENTION)
+        -- logged below, once per endpoint (complete_log)
         if logst and h.exists then
-          redis.call('XADD', tag .. 'eplog:' .. epid, 'MAXLEN', exact and '=' or '~', loglen, '*',
-                     'd', did, 'n', n, 's', logst, 'c', code, 't', nows)
-          h.logged = true
+          local l = h.log
+          if not l then
+            l = {}
+            h.log = l
+          end
+          l[#l + 1] = did
+          l[#l + 1] = n
+          l[#l + 1] = logst
+          l[#l + 1] = code
         end
       end
     end
   end
-  for j = 1, #sids, 500 do
-    redis.call('XDEL', stream, unpack(sids, j, math.min(j + 499, #sids)))
-  end
+  if nacked > 0 then complete_trim(stream, sids, all) end
   -- dead deliveries leave the dead set with their hashes (after keep)
   redis.call('ZREMRANGEBYSCORE', dead, '-inf', '(' .. (now - keep * 1000))
   -- Endpoint health, once per endpoint, as if applied attempt by attempt:
@@ -545,7 +698,10 @@ local function complete(keys, args)
         end
       end
       if why then disable(epk, nows, why) end
-      if h.logged and trim then redis.call('XTRIM', tag .. 'eplog:' .. epid, 'MINID', '~', now - keep * 1000) end
+      if h.log then
+        complete_log(tag .. 'eplog:' .. epid, epk, h, h.log, loglen, exact, nows)
+        if trim then redis.call('XTRIM', tag .. 'eplog:' .. epid, 'MINID', '~', now - keep * 1000) end
+      end
     end
   end
   for k, v in pairs(counts) do

@@ -26,6 +26,7 @@
 #define LIST_LIMIT_MAX 250
 #define LOG_BATCH 200            /* attempt-log entries read per XREVRANGE */
 #define LOG_SCAN_MAX 20000       /* entries scanned per request at most */
+#define LOG_EXACT_MAX 10000      /* logs up to this length: pages counted from the newest */
 #define WORKER_LIVE_MS 15000     /* heartbeat TTL: seen within it = live */
 
 /* ---- small helpers ---- */
@@ -372,13 +373,28 @@ out:
 
 enum log_filter { F_ALL, F_FAILED, F_DEAD, F_DELIVERED };
 
-/* "ms-seq" with both parts decimal: a stream id usable as a cursor. */
-static int stream_id_valid(const char *s)
+/* An attempt-log position usable as a cursor: "ms-seq" (a stream id, both
+ * parts decimal: the newest attempt of that entry) or "ms-seq-i" (its i-th
+ * attempt after the newest, i >= 1). The entry id goes to sid (>= 48
+ * bytes), i to *sub (0 for "ms-seq"). 1 if valid. */
+static int log_pos_parse(const char *s, char *sid, long long *sub)
 {
-    const char *dash = strchr(s, '-');
-    if (!dash || dash == s || !dash[1] || strlen(s) > 41) return 0;
-    for (const char *c = s; *c; c++)
-        if (c != dash && (*c < '0' || *c > '9')) return 0;
+    const char *d1 = strchr(s, '-');
+    if (!d1 || d1 == s || !d1[1] || strlen(s) > 41) return 0;
+    const char *d2 = strchr(d1 + 1, '-');
+    const char *end = d2 ? d2 : s + strlen(s);
+    if (end == d1 + 1) return 0;
+    for (const char *c = s; c < end; c++)
+        if (c != d1 && (*c < '0' || *c > '9')) return 0;
+    *sub = 0;
+    if (d2) {
+        if (!d2[1] || d2[1] == '0') return 0;
+        for (const char *c = d2 + 1; *c; c++)
+            if (*c < '0' || *c > '9') return 0;
+        if (hq_parse_ll(d2 + 1, sub) != 0 || *sub < 1) return 0;
+    }
+    memcpy(sid, s, (size_t)(end - s));
+    sid[end - s] = '\0';
     return 1;
 }
 
@@ -396,10 +412,12 @@ static int filter_pass(enum log_filter f, const char *s)
     return 0;
 }
 
-/* One selected attempt-log entry; the strings point into the XREVRANGE
- * reply that holds them (kept until the answer is built). */
+/* One selected attempt; the strings point into the XREVRANGE reply or the
+ * split copy of an entry's `m` field that holds them (both kept until the
+ * answer is built). id is its log_id: the entry's stream id for the
+ * entry's newest attempt, "<stream id>-<i>" for the i-th after it. */
 struct log_pick {
-    const char *sid;
+    char id[64];
     const char *d, *n, *s, *c;
     long long t;
 };
@@ -446,11 +464,66 @@ static json_t *log_view(const struct log_pick *e, const redisReply *h)
     copy_member(o, "response_body", a, json_null());
     copy_member(o, "request_headers", a, json_null());
     copy_member(o, "next_attempt_at", a, json_null());
-    json_object_set_new(o, "log_id", json_string(e->sid));
+    json_object_set_new(o, "log_id", json_string(e->id));
     json_decref(a);
     return o;
 }
 
+/* The log's length in attempts, `L` of its newest entry, or -1 (none, or
+ * an entry of the older layout) (docs/redis-keys.md, `T eplog`). 0, or -1
+ * when Redis failed. */
+static int log_length(struct producer *p, const char *logkey, long long *len)
+{
+    producer_cmd cmd;
+    producer_cmd_init(&cmd);
+    producer_cmd_add(&cmd, "XREVRANGE");
+    producer_cmd_add(&cmd, logkey);
+    producer_cmd_add(&cmd, "+");
+    producer_cmd_add(&cmd, "-");
+    producer_cmd_add(&cmd, "COUNT");
+    producer_cmd_add(&cmd, "1");
+    redisReply *r = producer_redis_cmd(p, &cmd);
+    if (producer_reply_failed(p, r) || r->type != REDIS_REPLY_ARRAY) {
+        if (r) freeReplyObject(r);
+        return -1;
+    }
+    *len = -1;
+    if (r->elements == 1 && r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 2)
+        *len = rll(hfield(r->element[0]->element[1], "L"), -1);
+    freeReplyObject(r);
+    return 0;
+}
+
+/* "ms-seq" as two numbers; 0 if it is not one. */
+static int sid_split(const char *s, unsigned long long *ms, unsigned long long *seq)
+{
+    char *end;
+    *ms = strtoull(s, &end, 10);
+    if (end == s || *end != '-') return 0;
+    const char *p2 = end + 1;
+    *seq = strtoull(p2, &end, 10);
+    return end != p2;
+}
+
+/* Whether attempt k of entry sid is newer than, or is, the cursor's. */
+static int at_or_before_cursor(const char *sid, int k, unsigned long long cms, unsigned long long cseq,
+                               long long csub)
+{
+    unsigned long long ms, seq;
+    if (!sid_split(sid, &ms, &seq)) return 0;
+    if (ms != cms) return ms > cms;
+    if (seq != cseq) return seq > cseq;
+    return k <= csub;
+}
+
+/* GET /v1/endpoints/{id}/deliveries. An entry holds one attempt (d n s c t)
+ * or, written by one hookq_complete, several: its newest in d n s c and
+ * the older ones in `m` ("d n s c" each, oldest first); `L` is the log's
+ * length in attempts. Attempts are listed newest first, only the newest L
+ * of the log (it may hold a few more): so a page after a cursor is found by
+ * counting from the newest attempt - while L is at most LOG_EXACT_MAX;
+ * beyond that (or without L, a log of the older layout only) the scan
+ * starts at the cursor, as it always did, and nothing is cut. */
 static void route_log(struct producer *p, hq_http_req *req, const char *epid)
 {
     char v[64];
@@ -473,8 +546,9 @@ static void route_log(struct producer *p, hq_http_req *req, const char *epid)
             return;
         }
     }
-    char cursor[64] = "";
-    if (hq_http_query(req, "cursor", cursor, sizeof cursor) && cursor[0] && !stream_id_valid(cursor)) {
+    char cursor[64] = "", csid[64] = "";
+    long long csub = -1;
+    if (hq_http_query(req, "cursor", cursor, sizeof cursor) && cursor[0] && !log_pos_parse(cursor, csid, &csub)) {
         producer_error(p, req, 422, "validation_failed", "cursor must be a next_cursor value of a previous page",
                        "cursor");
         return;
@@ -487,20 +561,36 @@ static void route_log(struct producer *p, hq_http_req *req, const char *epid)
     snprintf(logkey, sizeof logkey, "%seplog:%s", tag, epid);
     long long cutoff = p->cfg.retention_ms > 0 ? hq_now_ms() - p->cfg.retention_ms : 0;
 
-    /* Scan newest first until limit+1 entries pass the filter (the extra one
-     * only says whether there is a next page), the log ends, or an entry is
-     * older than the retention. */
-    int nreplies = 0, capr = 8;
+    /* Scan newest first (from the newest entry, or the cursor's; skipping
+     * what previous pages had) until limit+1 attempts pass the filter (the
+     * extra one only says whether there is a next page), the log ends, an
+     * attempt is past the log's length or an entry is older than the
+     * retention. */
+    int nreplies = 0, capr = 8, nm = 0, capm = 0;
     redisReply **replies = hq_calloc((size_t)capr, sizeof *replies);
+    char **mbufs = NULL;
     struct log_pick *picks = hq_calloc((size_t)limit + 1, sizeof *picks);
-    int npick = 0, scanned = 0, done = 0;
-    char start[80];
-    if (cursor[0]) snprintf(start, sizeof start, "(%s", cursor);
-    else snprintf(start, sizeof start, "+");
+    int npick = 0, scanned = 0, done = 0, past = 0;
+    long long loglen = -1, rank = -1;
+    unsigned long long cms = 0, cseq = 0;
+    int fromtop = 1;   /* scanning from the newest entry: rank counts every attempt */
     redisReply **hs = NULL;
     producer_cmd *cmds = NULL;
     char (*keys)[HQ_KEY_MAX + 64] = NULL;
     char (*fields)[32] = NULL;
+    char start[80];
+    snprintf(start, sizeof start, "+");
+    if (csid[0]) {
+        if (log_length(p, logkey, &loglen) != 0) {
+            producer_unavailable(p, req);
+            goto out;
+        }
+        sid_split(csid, &cms, &cseq);
+        if (loglen < 0 || loglen > LOG_EXACT_MAX) {
+            fromtop = 0;
+            snprintf(start, sizeof start, "%s", csid);   /* inclusive: the rest of that entry */
+        }
+    }
     while (!done && npick <= limit && scanned < LOG_SCAN_MAX) {
         producer_cmd cmd;
         char count[16];
@@ -532,22 +622,58 @@ static void route_log(struct producer *p, hq_http_req *req, const char *epid)
             const char *sid = e->element[0]->str;
             snprintf(start, sizeof start, "(%s", sid);
             const redisReply *fv = e->element[1];
+            if (!csid[0] && scanned == 1) loglen = rll(hfield(fv, "L"), -1);
             long long t = rll(hfield(fv, "t"), 0);
             if (t <= 0) t = strtoll(sid, NULL, 10);
             if (t < cutoff) {
                 done = 1;
                 break;
             }
-            const char *s = rstr(hfield(fv, "s"));
-            const char *d = rstr(hfield(fv, "d"));
-            if (!d || !filter_pass(f, s)) continue;
-            struct log_pick *pk = &picks[npick++];
-            pk->sid = sid;
-            pk->d = d;
-            pk->n = rstr(hfield(fv, "n"));
-            pk->s = s;
-            pk->c = rstr(hfield(fv, "c"));
-            pk->t = t;
+            /* the entry's attempts, newest first: d n s c, then m backwards */
+            const char *at[4] = { rstr(hfield(fv, "d")), rstr(hfield(fv, "n")), rstr(hfield(fv, "s")),
+                                  rstr(hfield(fv, "c")) };
+            char **tok = NULL;
+            int ntok = 0;
+            const char *m = rstr(hfield(fv, "m"));
+            if (m && *m) {
+                if (nm == capm) {
+                    capm = capm ? capm * 2 : 8;
+                    mbufs = hq_realloc(mbufs, (size_t)capm * sizeof *mbufs);
+                }
+                char *copy = mbufs[nm++] = hq_strdup(m);
+                size_t cap = 1;
+                for (const char *c = m; *c; c++)
+                    if (*c == ' ') cap++;
+                tok = hq_calloc(cap, sizeof *tok);
+                for (char *save = NULL, *t2 = strtok_r(copy, " ", &save); t2; t2 = strtok_r(NULL, " ", &save))
+                    tok[ntok++] = t2;
+                ntok -= ntok % 4;
+            }
+            int natt = 1 + ntok / 4;
+            for (int k = 0; k < natt && npick <= limit; k++) {
+                const char *const *a4 = k == 0 ? at : (const char *const *)&tok[4 * (natt - 1 - k)];
+                rank++;
+                if (fromtop && loglen > 0 && rank >= loglen) {
+                    past = 1;
+                    break;
+                }
+                /* on a previous page */
+                if (csid[0] && at_or_before_cursor(sid, k, cms, cseq, csub)) continue;
+                if (!a4[0] || !filter_pass(f, a4[2])) continue;
+                struct log_pick *pk = &picks[npick++];
+                if (k == 0) snprintf(pk->id, sizeof pk->id, "%s", sid);
+                else snprintf(pk->id, sizeof pk->id, "%s-%d", sid, k);
+                pk->d = a4[0];
+                pk->n = a4[1];
+                pk->s = a4[2];
+                pk->c = a4[3];
+                pk->t = t;
+            }
+            hq_free(tok);
+            if (past) {
+                done = 1;
+                break;
+            }
         }
     }
     int more = npick > limit;
@@ -575,7 +701,7 @@ static void route_log(struct producer *p, hq_http_req *req, const char *epid)
     free_replies(hs, nout);
     json_t *o = json_object();
     json_object_set_new(o, "data", data);
-    json_object_set_new(o, "next_cursor", more && nout > 0 ? json_string(picks[nout - 1].sid) : json_null());
+    json_object_set_new(o, "next_cursor", more && nout > 0 ? json_string(picks[nout - 1].id) : json_null());
     answer(p, req, 200, o);
 out:
     hq_free(fields);
@@ -583,6 +709,8 @@ out:
     hq_free(cmds);
     hq_free(hs);
     hq_free(picks);
+    for (int i = 0; i < nm; i++) hq_free(mbufs[i]);
+    hq_free(mbufs);
     free_replies(replies, nreplies);
     hq_free(replies);
     producer_ep_free(&ep);
@@ -831,9 +959,11 @@ static void route_stats(struct producer *p, hq_http_req *req)
         long long pending = rll(hfield(g, "pending"), 0);
         const redisReply *lagr = hfield(g, "lag");
         long long lag;
-        /* Redis cannot count the lag across XDELeted entries (nil); since
-         * hookq deletes every finished entry, the stream then holds exactly
-         * the pending entries plus the ones never read */
+        /* Redis cannot count the lag across XDELeted entries (nil; rare
+         * since hookq_complete trims acked entries instead of deleting
+         * them, docs/redis-keys.md): then stream_length - pending, an upper
+         * bound, as the stream may still hold finished entries not trimmed
+         * yet */
         if (lagr && lagr->type == REDIS_REPLY_INTEGER) lag = lagr->integer;
         else lag = len - pending > 0 ? len - pending : 0;
         long long retry = r[2]->type == REDIS_REPLY_INTEGER ? r[2]->integer : 0;

@@ -132,7 +132,7 @@ def test_complete_first_outcome_wins_after_a_reclaim():
         assert R.cmd("ZSCORE", RETRY, got[a][1]["d"]) is None
         assert dlv(got[b][1], "st") == "delivered" and dlv(got[b][1], "a1") == '{"by":"c1"}'
         assert R.cmd("XPENDING", STREAM, "workers")[0] == 0
-        assert R.cmd("XRANGE", STREAM, got[a][0], got[a][0]) == [] and R.cmd("XRANGE", STREAM, got[b][0], got[b][0]) == []
+        # (acked entries leave the stream by trimming, later: test_stream_trim.py)
 
 
 def test_complete_skips_an_entry_recorded_lost():
