@@ -1041,23 +1041,29 @@ static void handle_sample(struct hq_worker *w, struct rcmd *rc, redisReply *r)
         switch (rc->sub) {
         case 0: /* XINFO GROUPS */
             w->sample_lag_tmp = -1;
+            w->sample_pend_tmp = 0;
             if (r->type == REDIS_REPLY_ARRAY)
                 for (size_t i = 0; i < r->elements; i++) {
                     redisReply *g = r->element[i];
                     if (g->type != REDIS_REPLY_ARRAY) continue;
                     const char *nm = field(g, "name");
                     if (!nm || strcmp(nm, HQ_GROUP) != 0) continue;
-                    for (size_t k = 0; k + 1 < g->elements; k += 2)
-                        if (g->element[k]->type == REDIS_REPLY_STRING && strcmp(g->element[k]->str, "lag") == 0 &&
-                            g->element[k + 1]->type == REDIS_REPLY_INTEGER)
+                    for (size_t k = 0; k + 1 < g->elements; k += 2) {
+                        if (g->element[k]->type != REDIS_REPLY_STRING || g->element[k + 1]->type != REDIS_REPLY_INTEGER)
+                            continue;
+                        if (strcmp(g->element[k]->str, "lag") == 0)
                             w->sample_lag_tmp = g->element[k + 1]->integer;
+                        else if (strcmp(g->element[k]->str, "pending") == 0)
+                            w->sample_pend_tmp = g->element[k + 1]->integer;
+                    }
                 }
             break;
-        case 1: /* XLEN: the fallback when lag is unknown */
+        case 1: /* XLEN - pending: the fallback when lag is unknown (an upper
+                 * bound: finished entries stay until trimmed, see hookq_complete) */
             if (w->sample_lag_tmp >= 0)
                 w->s_lag += (double)w->sample_lag_tmp;
-            else if (r->type == REDIS_REPLY_INTEGER)
-                w->s_lag += (double)r->integer;
+            else if (r->type == REDIS_REPLY_INTEGER && r->integer > w->sample_pend_tmp)
+                w->s_lag += (double)(r->integer - w->sample_pend_tmp);
             break;
         case 2:
             if (r->type == REDIS_REPLY_INTEGER) w->s_retry += (double)r->integer;

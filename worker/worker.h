@@ -254,6 +254,7 @@ struct hq_worker {
     int64_t cmd_hold_until;        /* backoff of cmd traffic after an error reply */
     int load_inflight, complete_inflight;  /* hookq_load / hookq_complete sent, unanswered */
     long long sample_lag_tmp;      /* lag of the shard being sampled, -1 unknown */
+    long long sample_pend_tmp;     /* its group's pending count (XINFO GROUPS) */
     struct shard_q *sq;
 
     /* deliveries */
