@@ -58,11 +58,16 @@ end
 -- What a publish writes for one new event (hookq_publish and
 -- hookq_publish_batch share it): per target endpoint (sorted) a stream
 -- entry and a pending delivery hash, then the event hash and its id index,
--- both expiring ttl seconds from now. `keep` is the keep seconds as stored.
-local function store_event(tag, stream, evkey, ev, targets, sh, now, keep, ttl)
-  local org, eid, typ = ev.org, ev.id, ev.type
+-- both expiring by `xcmd xarg` (EXPIRE <ttl seconds>, or PEXPIREAT <unix
+-- ms>: hookq_publish_batch's one absolute time for all its events, which
+-- Redis keeps as given instead of rewriting it per key). `nt` is #targets
+-- and `keep` the keep seconds, both as the strings stored. Plain arguments,
+-- no table: this runs once per published event.
+local function store_event(tag, stream, evkey, org, eid, typ, ca, ts, data, test, targets, nt, sh, now, keep,
+                           xcmd, xarg)
   local dls = {}
-  for j, epid in ipairs(targets) do
+  for j = 1, #targets do
+    local epid = targets[j]
     local did = 'dlv_' .. string.sub(redis.sha1hex(org .. '\0' .. eid .. '\0' .. epid), 1, 21) .. sh
     local sid = redis.call('XADD', stream, '*', 'd', did, 'e', epid, 'k', evkey, 'n', '1', 'r', '1')
     redis.call('HSET', tag .. 'dlv:' .. did, 'ev', evkey, 'ep', epid, 'org', org, 'eid', eid,
@@ -70,13 +75,13 @@ local function store_event(tag, stream, evkey, ev, targets, sh, now, keep, ttl)
                'created', now, 'upd', now)
     dls[j] = did
   end
-  redis.call('HSET', evkey, 'id', eid, 'org', org, 'type', typ, 'ca', ev.ca, 'ts', ev.ts,
-             'data', ev.data, 'n', #targets, 'dl', table.concat(dls, ' '),
-             'created', now, 'test', ev.test, 'keep', keep)
-  redis.call('EXPIRE', evkey, ttl)
+  redis.call('HSET', evkey, 'id', eid, 'org', org, 'type', typ, 'ca', ca, 'ts', ts,
+             'data', data, 'n', nt, 'dl', #dls == 1 and dls[1] or table.concat(dls, ' '),
+             'created', now, 'test', test, 'keep', keep)
+  redis.call(xcmd, evkey, xarg)
   local eidx = tag .. 'eid:' .. eid
   redis.call('SADD', eidx, org)
-  redis.call('EXPIRE', eidx, ttl)
+  redis.call(xcmd, eidx, xarg)
 end
 
 --[[ hookq_publish: atomic fan-out of one event.
@@ -108,8 +113,8 @@ local function publish(keys, args)
     end
     table.sort(targets)
   end
-  store_event(tag, stream, evkey, {org = org, id = eid, type = typ, ca = args[5], ts = args[6], data = args[7],
-                                   test = args[12] or '0'}, targets, sh, now, keep, keep + SLACK)
+  store_event(tag, stream, evkey, org, eid, typ, args[5], args[6], args[7], args[12] or '0', targets,
+              tostring(#targets), sh, now, keep, 'EXPIRE', tostring(keep + SLACK))
   -- the org's catalogue of seen types (GET /v1/event-types), capped; test events don't count
   local seen = tag .. 'org:' .. org .. ':seen'
   if args[12] ~= '1' and redis.call('SCARD', seen) < 1000 then redis.call('SADD', seen, typ) end
@@ -141,9 +146,11 @@ What hookq_publish does per event is done here once per call where it can
 be: one EXISTS over all event keys (a HGET per event only if one exists),
 each org's endpoint list with each endpoint's act/sub once (and its targets
 once per type), the seen types with one SCARD per org, the stats with one
-HINCRBY per counter; numbers are turned into strings once. All reads come
-first, then the writes, event by event in order: per delivery XADD + HSET,
-then the event hash and its id index with their TTL. --]]
+HINCRBY per counter; numbers are turned into strings once; the TTL is one
+absolute time for all (one TIME per call, then PEXPIREAT, which Redis keeps
+as given where EXPIRE is rewritten per key). All reads come first, then the
+writes, event by event in order: per delivery XADD + HSET, then the event
+hash and its id index with their TTL. --]]
 local function publish_batch(keys, args)
   local nev = #keys - 1
   if #args < 4 or (#args - 4) % 6 ~= 0 or (#args - 4) / 6 ~= nev then
@@ -218,12 +225,16 @@ local function publish_batch(keys, args)
     end
     return v
   end
-  local keeps, ttl = num(keep), num(keep + SLACK)
+  -- every new event (and its id index) expires keep + SLACK seconds from
+  -- now, by Redis' clock as EXPIRE would count it
+  local t = call('TIME')
+  local exp = string.format('%.0f', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+                                    + (keep + SLACK) * 1000)
+  local keeps = num(keep)
   for m = 0, nnew - 1 do
-    local i = nw[3 * m + 1]
-    store_event(tag, stream, keys[nw[3 * m + 2] + 1],
-                {org = args[i], id = args[i + 1], type = args[i + 2], ca = args[i + 3], ts = args[i + 4],
-                 data = args[i + 5], test = '0'}, nw[3 * m + 3], sh, now, keeps, ttl)
+    local i, targets = nw[3 * m + 1], nw[3 * m + 3]
+    store_event(tag, stream, keys[nw[3 * m + 2] + 1], args[i], args[i + 1], args[i + 2], args[i + 3],
+                args[i + 4], args[i + 5], '0', targets, num(#targets), sh, now, keeps, 'PEXPIREAT', exp)
   end
   -- the seen-types cap as if the types were added event by event
   for _, org in ipairs(seenorder) do
