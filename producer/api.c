@@ -6,6 +6,7 @@
  * (documented in producer.h). */
 #include "hq_fmacros.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,8 +63,14 @@ void producer_tag(const struct producer *p, int shard, char *out)
     hq_key_tag(out, HQ_KEY_MAX, p->cfg.prefix, shard);
 }
 
+static void abort_pending(struct producer *p, int retry);
+static void drain_pending(struct producer *p);
+static void rpoll_close(struct producer *p);
+
 void producer_redis_drop(struct producer *p)
 {
+    abort_pending(p, 0);
+    rpoll_close(p);
     if (p->rc) redisFree(p->rc);
     p->rc = NULL;
     if (p->cluster) hq_cluster_free(p->cluster);
@@ -94,6 +101,7 @@ static int connect_allowed(struct producer *p)
 int producer_redis_ensure(struct producer *p)
 {
     if (p->rurl.kind == HQ_REDIS_CLUSTER) return cluster_ensure(p);
+    drain_pending(p);
     if (p->rc && !p->rc->err) return 0;
     producer_redis_drop(p);
     if (!connect_allowed(p)) return -1;
@@ -336,6 +344,32 @@ redisReply *producer_redis_cmd(struct producer *p, const producer_cmd *cmd)
     return NULL;
 }
 
+/* After "Function not found" replies in out: reloads the library and
+ * re-runs just the commands that failed, one by one (a rare path). 0, or -1
+ * with every reply freed and the connection dropped. */
+static int rerun_nofunc(struct producer *p, const producer_cmd *cmds, int n, redisReply **out)
+{
+    if (reload_functions(p) != 0) {
+        for (int i = 0; i < n; i++) freeReplyObject(out[i]);
+        count_redis_error(p);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        if (!(out[i]->type == REDIS_REPLY_ERROR && hq_redis_is_nofunc(out[i]->str))) continue;
+        freeReplyObject(out[i]);
+        out[i] = redisCommandArgv(p->rc, cmds[i].argc, PRODUCER_CMD_ARGV(&cmds[i]), PRODUCER_CMD_LEN(&cmds[i]));
+        if (!out[i]) {
+            log_failure(p->rc);
+            for (int j = 0; j < n; j++)
+                if (j != i && out[j]) freeReplyObject(out[j]);
+            producer_redis_drop(p);
+            count_redis_error(p);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Redis Cluster: the pipeline is split per node and reassembled in order. */
 static int cluster_pipeline(struct producer *p, const producer_cmd *cmds, int n, redisReply **out)
 {
@@ -403,31 +437,291 @@ int producer_redis_pipeline(struct producer *p, const producer_cmd *cmds, int n,
             count_redis_error(p);
             return -1;
         }
-        if (nofunc) {
-            if (reload_functions(p) != 0) {
-                for (int i = 0; i < n; i++) freeReplyObject(out[i]);
-                count_redis_error(p);
-                return -1;
-            }
-            /* rare path: re-run just the commands that failed, one by one */
-            for (int i = 0; i < n; i++) {
-                if (!(out[i]->type == REDIS_REPLY_ERROR && hq_redis_is_nofunc(out[i]->str))) continue;
-                freeReplyObject(out[i]);
-                out[i] = redisCommandArgv(p->rc, cmds[i].argc, PRODUCER_CMD_ARGV(&cmds[i]), PRODUCER_CMD_LEN(&cmds[i]));
-                if (!out[i]) {
-                    log_failure(p->rc);
-                    for (int j = 0; j < n; j++)
-                        if (j != i && out[j]) freeReplyObject(out[j]);
-                    producer_redis_drop(p);
-                    count_redis_error(p);
-                    return -1;
-                }
-            }
-        }
-        return 0;
+        return nofunc ? rerun_nofunc(p, cmds, n, out) : 0;
     }
     count_redis_error(p);
     return -1;
+}
+
+/* ---- pipelined commands answered from the loop ----
+ * producer_redis_pipeline_async writes a pipeline on the one connection and
+ * queues it (pend_*); the readable callback hands the replies, in order, to
+ * the pipelines at the head of the queue; a complete one moves to ready_*
+ * and its callback runs from the loop (never from inside another helper, so
+ * a callback may use every helper). A synchronous helper first reads the
+ * replies still due (drain_pending): it then owns an idle connection. */
+
+enum { PEND_WAIT, PEND_DONE, PEND_FAIL, PEND_RETRY };
+
+/* Pipelines in flight at most: past that a batch waits for them (the
+ * synchronous path), which bounds the bodies held and stops reading new
+ * requests the way a synchronous producer does. A few keep Redis busy. */
+#define PEND_MAX 8
+
+typedef struct producer_pending {
+    struct producer_pending *next;
+    const producer_cmd *cmds;
+    int n, got;
+    redisReply **out;
+    int state;                   /* PEND_*: RETRY = nothing answered on a closed connection */
+    producer_pipeline_cb cb;
+    void *arg;
+} producer_pending;
+
+static void run_ready(struct producer *p);
+
+static void on_ready_timer(uv_timer_t *t)
+{
+    run_ready(t->data);
+}
+
+static void ready_push(struct producer *p, producer_pending *op)
+{
+    op->next = NULL;
+    if (p->ready_tail) p->ready_tail->next = op;
+    else p->ready_head = op;
+    p->ready_tail = op;
+    if (!p->in_ready && p->async_on) uv_timer_start(&p->rready, on_ready_timer, 0, 0);
+}
+
+static void on_rpoll_closed(uv_handle_t *h)
+{
+    hq_free(h);
+}
+
+/* Closes the readable watch (before its socket is closed). */
+static void rpoll_close(struct producer *p)
+{
+    if (!p->rpoll) return;
+    uv_close((uv_handle_t *)p->rpoll, on_rpoll_closed);
+    p->rpoll = NULL;
+}
+
+/* Every pipeline in flight fails (its replies so far freed), or, with
+ * retry, one with no reply yet is run again synchronously (the connection
+ * was found closed before answering it, as producer_redis_pipeline retries). */
+static void abort_pending(struct producer *p, int retry)
+{
+    producer_pending *op;
+    while ((op = p->pend_head)) {
+        p->pend_head = op->next;
+        p->npend--;
+        if (retry && op->got == 0) {
+            op->state = PEND_RETRY;
+        } else {
+            for (int i = 0; i < op->got; i++) freeReplyObject(op->out[i]);
+            op->got = 0;
+            op->state = PEND_FAIL;
+            count_redis_error(p);
+        }
+        ready_push(p, op);
+    }
+    p->pend_tail = NULL;
+    if (p->async_on) uv_timer_stop(&p->rtimeout);
+    if (p->rpoll) uv_poll_stop(p->rpoll);
+}
+
+/* After a failed read or write on the connection with pipelines in flight. */
+static void connection_failed(struct producer *p, int saved_errno)
+{
+    int stale = failure_is_stale(p->rc, saved_errno);
+    log_failure(p->rc);
+    abort_pending(p, stale);
+    producer_redis_drop(p);
+}
+
+/* One reply, for the pipeline at the head of the queue. */
+static void take_reply(struct producer *p, redisReply *r)
+{
+    producer_pending *op = p->pend_head;
+    op->out[op->got++] = r;
+    if (op->got < op->n) return;
+    p->pend_head = op->next;
+    if (!p->pend_head) p->pend_tail = NULL;
+    p->npend--;
+    op->state = PEND_DONE;
+    ready_push(p, op);
+}
+
+/* Reads every reply still due, blocking (the synchronous helpers' entry). */
+static void drain_pending(struct producer *p)
+{
+    while (p->pend_head) {
+        void *r = NULL;
+        errno = 0;
+        if (redisGetReply(p->rc, &r) != REDIS_OK || !r) {
+            connection_failed(p, errno);
+            return;
+        }
+        take_reply(p, r);
+    }
+    if (p->async_on) uv_timer_stop(&p->rtimeout);
+    if (p->rpoll) uv_poll_stop(p->rpoll);
+}
+
+static void on_redis_timeout(uv_timer_t *t)
+{
+    struct producer *p = t->data;
+    if (!p->pend_head) return;
+    hq_warn("redis command failed", "error", "timeout waiting for a reply");
+    abort_pending(p, 0);
+    producer_redis_drop(p);
+    run_ready(p);
+}
+
+static void on_redis_readable(uv_poll_t *h, int status, int events)
+{
+    struct producer *p = h->data;
+    (void)events;
+    if (!p->pend_head || !p->rc) return;
+    errno = 0;
+    if (status < 0 || redisBufferRead(p->rc) != REDIS_OK) {
+        connection_failed(p, status < 0 ? EIO : errno);
+        run_ready(p);
+        return;
+    }
+    while (p->pend_head) {
+        void *r = NULL;
+        if (redisGetReplyFromReader(p->rc, &r) != REDIS_OK) {
+            connection_failed(p, 0);
+            break;
+        }
+        if (!r) break;
+        take_reply(p, r);
+    }
+    if (p->pend_head) {
+        uv_update_time(p->loop);
+        uv_timer_start(&p->rtimeout, on_redis_timeout, (uint64_t)p->cfg.redis_timeout_ms, 0);
+    } else {
+        uv_timer_stop(&p->rtimeout);
+        if (p->rpoll) uv_poll_stop(p->rpoll);
+    }
+    run_ready(p);
+}
+
+/* A pipeline whose replies are all in: what producer_redis_pipeline does
+ * after reading them (a demoted master: redo; missing functions: reload and
+ * re-run the failed commands). 0 or -1 (out then holds nothing). */
+static int settle(struct producer *p, producer_pending *op)
+{
+    int odd = 0, nofunc = 0, ro = 0;
+    for (int i = 0; i < op->n && !odd; i++)
+        odd = op->out[i]->type == REDIS_REPLY_ERROR &&
+              (hq_redis_is_nofunc(op->out[i]->str) || strncmp(op->out[i]->str, "READONLY", 8) == 0);
+    if (!odd) return 0;
+    /* the rare paths below use the connection synchronously (and may drop
+     * it): first take in what is still due on it */
+    drain_pending(p);
+    for (int i = 0; i < op->n; i++) {
+        if (op->out[i]->type == REDIS_REPLY_ERROR && hq_redis_is_nofunc(op->out[i]->str)) nofunc++;
+        if (op->out[i]->type == REDIS_REPLY_ERROR && demoted(p, op->out[i])) ro++;
+    }
+    if (ro) {
+        for (int i = 0; i < op->n; i++) freeReplyObject(op->out[i]);
+        return producer_redis_pipeline(p, op->cmds, op->n, op->out);
+    }
+    if (!nofunc) return 0;
+    if (!p->rc) {
+        for (int i = 0; i < op->n; i++) freeReplyObject(op->out[i]);
+        count_redis_error(p);
+        return -1;
+    }
+    return rerun_nofunc(p, op->cmds, op->n, op->out);
+}
+
+static void run_ready(struct producer *p)
+{
+    if (p->in_ready) return;
+    p->in_ready = 1;
+    producer_pending *op;
+    while ((op = p->ready_head)) {
+        p->ready_head = op->next;
+        if (!p->ready_head) p->ready_tail = NULL;
+        p->req_reconnected = 0;
+        int rc = op->state == PEND_DONE    ? settle(p, op)
+                 : op->state == PEND_RETRY ? producer_redis_pipeline(p, op->cmds, op->n, op->out)
+                                           : -1;
+        op->cb(p, op->arg, rc, op->out);
+        hq_free(op);
+    }
+    p->in_ready = 0;
+}
+
+void producer_redis_pipeline_async(struct producer *p, const producer_cmd *cmds, int n, redisReply **out,
+                                   producer_pipeline_cb cb, void *arg)
+{
+    if (n <= 0 || !p->async_on || p->stopping || p->rurl.kind == HQ_REDIS_CLUSTER || p->cfg.redis_wait > 0 ||
+        !p->rc || p->rc->err || p->npend >= PEND_MAX) {
+        int rc = producer_redis_pipeline(p, cmds, n, out);
+        cb(p, arg, rc, out);
+        return;
+    }
+    producer_pending *op = hq_calloc(1, sizeof *op);
+    op->cmds = cmds;
+    op->n = n;
+    op->out = out;
+    op->cb = cb;
+    op->arg = arg;
+    for (int i = 0; i < n; i++)
+        redisAppendCommandArgv(p->rc, cmds[i].argc, PRODUCER_CMD_ARGV(&cmds[i]), PRODUCER_CMD_LEN(&cmds[i]));
+    /* a blocking write: while Redis still runs the calls before, it returns
+     * once Redis has read far enough; the loop then goes on with the next
+     * request while Redis runs these */
+    int done = 0;
+    errno = 0;
+    while (!done)
+        if (redisBufferWrite(p->rc, &done) != REDIS_OK) break;
+    if (!done) {
+        /* this pipeline may be partly written: as producer_redis_pipeline,
+         * retried only when the connection was found closed */
+        int saved = errno, stale = failure_is_stale(p->rc, saved);
+        connection_failed(p, saved);
+        op->state = stale ? PEND_RETRY : PEND_FAIL;
+        if (!stale) count_redis_error(p);
+        ready_push(p, op);
+        return;
+    }
+    op->state = PEND_WAIT;
+    int was_idle = !p->pend_head;
+    if (p->pend_tail) p->pend_tail->next = op;
+    else p->pend_head = op;
+    p->pend_tail = op;
+    p->npend++;
+    if (!p->rpoll) {
+        p->rpoll = hq_calloc(1, sizeof *p->rpoll);
+        uv_poll_init(p->loop, p->rpoll, p->rc->fd);
+        p->rpoll->data = p;
+        /* uv_poll_init made the socket non-blocking; hiredis' synchronous
+         * calls (and their timeouts) need it blocking */
+        int fl = fcntl(p->rc->fd, F_GETFL);
+        if (fl != -1) (void)fcntl(p->rc->fd, F_SETFL, fl & ~O_NONBLOCK);
+    }
+    if (was_idle) {
+        uv_poll_start(p->rpoll, UV_READABLE, on_redis_readable);
+        uv_update_time(p->loop); /* the write may have blocked a while */
+        uv_timer_start(&p->rtimeout, on_redis_timeout, (uint64_t)p->cfg.redis_timeout_ms, 0);
+    }
+}
+
+void producer_redis_async_init(struct producer *p)
+{
+    uv_timer_init(p->loop, &p->rtimeout);
+    uv_timer_init(p->loop, &p->rready);
+    p->rtimeout.data = p->rready.data = p;
+    p->async_on = 1;
+}
+
+void producer_redis_async_close(struct producer *p)
+{
+    if (!p->async_on) return;
+    drain_pending(p);
+    run_ready(p);
+    rpoll_close(p);
+    uv_timer_stop(&p->rtimeout);
+    uv_timer_stop(&p->rready);
+    uv_close((uv_handle_t *)&p->rtimeout, NULL);
+    uv_close((uv_handle_t *)&p->rready, NULL);
+    p->async_on = 0;
 }
 
 int producer_reply_failed(struct producer *p, const redisReply *r)

@@ -442,6 +442,98 @@ static void answer_item(hq_buf *out, const batch *b, int i)
     json_decref(e);
 }
 
+/* A batch whose calls are in flight (producer_redis_pipeline_async):
+ * everything its commands borrow, until batch_answer has answered. */
+typedef struct batch_job {
+    hq_http_req *req;
+    batch b;
+    int nvalid, ncalls;
+    shard_call *calls;
+    producer_cmd *cmds;
+    redisReply **replies;
+    const char **argv;
+    size_t *lens;
+    char *keymem;                /* the event keys */
+    int *order;
+    char *strs;                  /* the scanned events' string fields */
+    evscan_event *scanned;
+    hq_buf canon;                /* data texts the scan had to rewrite */
+    json_t *body;                /* the jansson fallback's parse, or NULL */
+    char now[24], keep[24];
+} batch_job;
+
+static void batch_job_free(batch_job *j)
+{
+    batch *b = &j->b;
+    for (int i = 0; i < b->n; i++) {
+        producer_event_free(&b->evs[i]);
+        json_decref(b->errs[i]);
+    }
+    hq_free(b->evs);
+    hq_free(b->kinds);
+    hq_free(b->dels);
+    hq_free(b->errs);
+    hq_free(b->shard);
+    hq_free(b->ts);
+    hq_free(b->evkey);
+    hq_free(j->keymem);
+    hq_free(j->order);
+    hq_free(j->calls);
+    hq_free(j->cmds);
+    hq_free(j->replies);
+    hq_free(j->argv);
+    hq_free(j->lens);
+    hq_free(j->strs);
+    hq_free(j->scanned);
+    hq_buf_free(&j->canon);
+    json_decref(j->body);
+    hq_free(j);
+}
+
+/* The calls' replies are in (rc 0) or Redis failed (rc -1): answers the
+ * batch and frees the job. */
+static void batch_answer(struct producer *p, void *arg, int rc, redisReply **replies)
+{
+    batch_job *j = arg;
+    batch *b = &j->b;
+    if (rc != 0) {
+        producer_unavailable(p, j->req);
+        batch_job_free(j);
+        return;
+    }
+    int accepted = 0, fresh = 0;
+    for (int c = 0; c < j->ncalls; c++) {
+        if (call_reply(p, replies[c], &j->calls[c], b) != 0) continue;
+        for (int k = 0; k < j->calls[c].n; k++) {
+            accepted++;
+            fresh += b->kinds[j->calls[c].ev[k]] == ITEM_NEW;
+        }
+    }
+    for (int c = 0; c < j->ncalls; c++)
+        if (replies[c]) freeReplyObject(replies[c]);
+    if (j->nvalid > 0 && accepted == 0) {
+        /* Redis refused every event (e.g. OOM): nothing was accepted, so the
+         * whole batch can be retried as is */
+        producer_unavailable(p, j->req);
+        batch_job_free(j);
+        return;
+    }
+    if (fresh) hq_metric_add(p->m_ingested, fresh);
+    hq_buf resp;
+    hq_buf_init(&resp, 0);
+    (void)hq_buf_puts(&resp, "{\"results\":[");
+    for (int i = 0; i < b->n; i++) {
+        if (i) (void)hq_buf_putc(&resp, ',');
+        answer_item(&resp, b, i);
+    }
+    (void)hq_buf_puts(&resp, "]}");
+    hq_http_req *req = j->req;
+    int status = accepted == b->n ? 202 : 207;
+    batch_job_free(j); /* before answering: the answer may start the next request */
+    producer_respond(p, req, status, "application/json", NULL, resp.data, resp.len);
+    hq_buf_free(&resp);
+}
+
 /* POST /v1/events/batch. The body is read by the fast path (evscan.c), or
  * by jansson when that declines (which also answers malformed bodies). The
  * valid events are published by FCALL hookq_publish_batch, one call per
@@ -449,142 +541,94 @@ static void answer_item(hq_buf *out, const batch *b, int i)
  * order within its shard, so a repeat inside the batch is a replay exactly
  * as with one publish after the other. A call Redis refuses makes its
  * events 503 while the others' results stand (207); if no event at all was
- * accepted the whole answer is 503 (the batch can be retried as is). */
+ * accepted the whole answer is 503 (the batch can be retried as is).
+ * The calls are sent without waiting (producer_redis_pipeline_async):
+ * batch_answer answers once Redis has, and meanwhile the loop reads and
+ * parses the next request. */
 void producer_events_batch(struct producer *p, hq_http_req *req)
 {
-    hq_buf canon;
-    hq_buf_init(&canon, 0);
-    evscan_event *scanned = NULL;
-    json_t *body = NULL, *arr = NULL;
-    int n = producer_evscan_batch(req->body, req->body_len, BATCH_MAX, &scanned, &canon);
+    batch_job *j = hq_calloc(1, sizeof *j);
+    j->req = req;
+    hq_buf_init(&j->canon, 0);
+    json_t *arr = NULL;
+    int n = producer_evscan_batch(req->body, req->body_len, BATCH_MAX, &j->scanned, &j->canon);
     if (n < 0) {
-        hq_buf_free(&canon);
-        body = producer_parse_body(p, req, 0);
-        if (!body) return;
-        arr = json_object_get(body, "events");
+        j->body = producer_parse_body(p, req, 0);
+        if (!j->body) {
+            batch_job_free(j);
+            return;
+        }
+        arr = json_object_get(j->body, "events");
         if (!json_is_array(arr) || json_array_size(arr) < 1 || json_array_size(arr) > BATCH_MAX) {
             producer_error(p, req, 422, "validation_failed", "events must be an array of 1 to 1000 events",
                            "events");
-            json_decref(body);
+            batch_job_free(j);
             return;
         }
         n = (int)json_array_size(arr);
     }
-    batch b = { n, hq_calloc((size_t)n, sizeof *b.evs), hq_calloc((size_t)n, sizeof *b.kinds),
-                hq_calloc((size_t)n, sizeof *b.dels), hq_calloc((size_t)n, sizeof *b.errs),
-                hq_calloc((size_t)n, sizeof *b.shard), hq_calloc((size_t)n, sizeof *b.ts),
-                hq_calloc((size_t)n, sizeof *b.evkey) };
+    batch *b = &j->b;
+    *b = (batch){ n, hq_calloc((size_t)n, sizeof *b->evs), hq_calloc((size_t)n, sizeof *b->kinds),
+                  hq_calloc((size_t)n, sizeof *b->dels), hq_calloc((size_t)n, sizeof *b->errs),
+                  hq_calloc((size_t)n, sizeof *b->shard), hq_calloc((size_t)n, sizeof *b->ts),
+                  hq_calloc((size_t)n, sizeof *b->evkey) };
     /* the scanned events' string fields, NUL-terminated: at most the body's
      * bytes plus 4 NULs per event */
-    char *strs = scanned ? hq_malloc(req->body_len + 4 * (size_t)n + 1) : NULL, *pos = strs;
+    j->strs = j->scanned ? hq_malloc(req->body_len + 4 * (size_t)n + 1) : NULL;
+    char *pos = j->strs;
     event_defaults defs;
     defaults_init(&defs);
-    int nvalid = 0;
     for (int i = 0; i < n; i++) {
         char field[64], msg[256];
-        int rc = scanned ? validate_scanned(&scanned[i], &canon, &pos, &defs, &b.evs[i], field, sizeof field, msg,
-                                            sizeof msg)
-                         : validate_json(json_array_get(arr, (size_t)i), &defs, &b.evs[i], field, sizeof field,
-                                         msg, sizeof msg);
+        int rc = j->scanned ? validate_scanned(&j->scanned[i], &j->canon, &pos, &defs, &b->evs[i], field,
+                                               sizeof field, msg, sizeof msg)
+                            : validate_json(json_array_get(arr, (size_t)i), &defs, &b->evs[i], field,
+                                            sizeof field, msg, sizeof msg);
         if (rc != 0) {
-            b.errs[i] = producer_error_obj("validation_failed", msg, field);
-            b.kinds[i] = ITEM_INVALID;
+            b->errs[i] = producer_error_obj("validation_failed", msg, field);
+            b->kinds[i] = ITEM_INVALID;
             continue;
         }
-        b.kinds[i] = ITEM_UNAVAILABLE; /* until its call answers */
-        b.shard[i] = hq_shard_of_org(b.evs[i].org, (int)p->cfg.shards);
-        ll_text(b.evs[i].ts_ms, b.ts[i]);
-        nvalid++;
+        b->kinds[i] = ITEM_UNAVAILABLE; /* until its call answers */
+        b->shard[i] = hq_shard_of_org(b->evs[i].org, (int)p->cfg.shards);
+        ll_text(b->evs[i].ts_ms, b->ts[i]);
+        j->nvalid++;
     }
 
-    int ncalls;
-    int *order = hq_calloc((size_t)n, sizeof *order);
-    shard_call *calls = plan_calls(p, &b, order, &ncalls);
+    j->order = hq_calloc((size_t)n, sizeof *j->order);
+    j->calls = plan_calls(p, b, j->order, &j->ncalls);
+    int ncalls = j->ncalls;
+    shard_call *calls = j->calls;
     /* the event keys "<tag>ev:<org>:<id>", in one allocation */
     size_t keybytes = 1;
     for (int c = 0; c < ncalls; c++)
-        for (int j = 0; j < calls[c].n; j++) {
-            const producer_event *e = &b.evs[calls[c].ev[j]];
+        for (int k = 0; k < calls[c].n; k++) {
+            const producer_event *e = &b->evs[calls[c].ev[k]];
             keybytes += strlen(calls[c].tag) + strlen(e->org) + strlen(e->id) + 5;
         }
-    char *keymem = hq_malloc(keybytes), *kp = keymem;
+    char *kp = j->keymem = hq_malloc(keybytes);
     for (int c = 0; c < ncalls; c++) {
         size_t taglen = strlen(calls[c].tag);
-        for (int j = 0; j < calls[c].n; j++) {
-            int i = calls[c].ev[j];
-            size_t ol = strlen(b.evs[i].org), il = strlen(b.evs[i].id);
-            b.evkey[i] = kp;
+        for (int k = 0; k < calls[c].n; k++) {
+            int i = calls[c].ev[k];
+            size_t ol = strlen(b->evs[i].org), il = strlen(b->evs[i].id);
+            b->evkey[i] = kp;
             memcpy(kp, calls[c].tag, taglen);
             memcpy(kp + taglen, "ev:", 3);
-            memcpy(kp + taglen + 3, b.evs[i].org, ol);
+            memcpy(kp + taglen + 3, b->evs[i].org, ol);
             kp[taglen + 3 + ol] = ':';
-            memcpy(kp + taglen + 4 + ol, b.evs[i].id, il + 1);
+            memcpy(kp + taglen + 4 + ol, b->evs[i].id, il + 1);
             kp += taglen + 5 + ol + il;
         }
     }
-    producer_cmd *cmds = hq_calloc(ncalls ? (size_t)ncalls : 1, sizeof *cmds);
-    redisReply **replies = hq_calloc(ncalls ? (size_t)ncalls : 1, sizeof *replies);
-    size_t nargs = (size_t)ncalls * 8 + (size_t)nvalid * 7;
-    const char **argv = hq_calloc(nargs ? nargs : 1, sizeof *argv);
-    size_t *lens = hq_calloc(nargs ? nargs : 1, sizeof *lens);
-    char now[24], keep[24];
-    ll_text(hq_now_ms(), now);
-    ll_text(p->keep_seconds, keep);
+    j->cmds = hq_calloc(ncalls ? (size_t)ncalls : 1, sizeof *j->cmds);
+    j->replies = hq_calloc(ncalls ? (size_t)ncalls : 1, sizeof *j->replies);
+    size_t nargs = (size_t)ncalls * 8 + (size_t)j->nvalid * 7;
+    j->argv = hq_calloc(nargs ? nargs : 1, sizeof *j->argv);
+    j->lens = hq_calloc(nargs ? nargs : 1, sizeof *j->lens);
+    ll_text(hq_now_ms(), j->now);
+    ll_text(p->keep_seconds, j->keep);
     for (int c = 0, k = 0; c < ncalls; k += 8 + 7 * calls[c].n, c++)
-        call_cmd(&calls[c], &b, now, keep, argv + k, lens + k, &cmds[c]);
-
-    if (producer_redis_pipeline(p, cmds, ncalls, replies) != 0) {
-        producer_unavailable(p, req);
-        goto out;
-    }
-    int accepted = 0, fresh = 0;
-    for (int c = 0; c < ncalls; c++) {
-        if (call_reply(p, replies[c], &calls[c], &b) != 0) continue;
-        for (int j = 0; j < calls[c].n; j++) {
-            accepted++;
-            fresh += b.kinds[calls[c].ev[j]] == ITEM_NEW;
-        }
-    }
-    if (nvalid > 0 && accepted == 0) {
-        /* Redis refused every event (e.g. OOM): nothing was accepted, so the
-         * whole batch can be retried as is */
-        producer_unavailable(p, req);
-        goto out;
-    }
-    if (fresh) hq_metric_add(p->m_ingested, fresh);
-    hq_buf resp;
-    hq_buf_init(&resp, 0);
-    (void)hq_buf_puts(&resp, "{\"results\":[");
-    for (int i = 0; i < n; i++) {
-        if (i) (void)hq_buf_putc(&resp, ',');
-        answer_item(&resp, &b, i);
-    }
-    (void)hq_buf_puts(&resp, "]}");
-    producer_respond(p, req, accepted == n ? 202 : 207, "application/json", NULL, resp.data, resp.len);
-    hq_buf_free(&resp);
-out:
-    for (int c = 0; c < ncalls; c++)
-        if (replies[c]) freeReplyObject(replies[c]);
-    for (int i = 0; i < n; i++) {
-        producer_event_free(&b.evs[i]);
-        json_decref(b.errs[i]);
-    }
-    hq_free(b.evs);
-    hq_free(b.kinds);
-    hq_free(b.dels);
-    hq_free(b.errs);
-    hq_free(b.shard);
-    hq_free(b.ts);
-    hq_free(b.evkey);
-    hq_free(keymem);
-    hq_free(order);
-    hq_free(calls);
-    hq_free(cmds);
-    hq_free(replies);
-    hq_free(argv);
-    hq_free(lens);
-    hq_free(strs);
-    hq_free(scanned);
-    hq_buf_free(&canon);
-    json_decref(body);
+        call_cmd(&calls[c], b, j->now, j->keep, j->argv + k, j->lens + k, &j->cmds[c]);
+    producer_redis_pipeline_async(p, j->cmds, ncalls, j->replies, batch_answer, j);
 }

@@ -160,6 +160,8 @@ static void on_signal(uv_signal_t *h, int signum)
     uv_signal_stop(&p->sigint);
     uv_close((uv_handle_t *)&p->sigterm, NULL);
     uv_close((uv_handle_t *)&p->sigint, NULL);
+    /* answers the batch publishes still waiting for Redis first */
+    producer_redis_async_close(p);
     if (p->http) hq_http_close(p->http, on_http_closed, p);
 }
 
@@ -295,6 +297,7 @@ int main(int argc, char **argv)
     }
     hq_info("listening", "addr", addr);
 
+    producer_redis_async_init(p);
     uv_signal_init(p->loop, &p->sigterm);
     uv_signal_init(p->loop, &p->sigint);
     p->sigterm.data = p->sigint.data = p;

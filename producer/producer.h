@@ -1,7 +1,9 @@
 /* The producer process: one libuv loop, one HTTP server (common/hq_http.c),
- * one synchronous hiredis connection. Requests are answered synchronously by
- * the handler, so every helper below may be called from a route handler and
- * returns only when its Redis round trip is done.
+ * one hiredis connection. Requests are answered synchronously by the
+ * handler, so every helper below may be called from a route handler and
+ * returns only when its Redis round trip is done; the one exception is the
+ * batch publish, which answers from producer_redis_pipeline_async's
+ * callback (Redis works on one batch while the next is read).
  *
  * Files: main.c (config, startup, shutdown), api.c (router, auth, responses,
  * the Redis command wrapper, endpoint lookup), events.c (POST /v1/events and
@@ -78,6 +80,19 @@ struct producer {
     int stopping;
     int last_status;             /* status of the last answer (for the request log) */
 
+    /* Pipelined commands in flight on rc (producer_redis_pipeline_async,
+     * api.c): written at once, their replies read from the loop as they
+     * arrive, so Redis works on one request's commands while the next
+     * request is read and parsed. */
+    struct producer_pending *pend_head, *pend_tail;   /* sent, awaiting replies (FIFO) */
+    struct producer_pending *ready_head, *ready_tail; /* answered or failed: callbacks due */
+    int npend;                   /* pipelines in pend_* */
+    uv_poll_t *rpoll;            /* readable watch on rc's socket (heap; closed with rc) */
+    uv_timer_t rtimeout;         /* no reply for HOOKQ_REDIS_TIMEOUT while some are due: fail */
+    uv_timer_t rready;           /* runs due callbacks from the loop */
+    int async_on;                /* the two timers exist and the loop runs */
+    int in_ready;                /* callbacks are being run */
+
     hq_metrics *metrics;
     hq_metric *m_ingested;       /* hookq_events_ingested_total */
     hq_metric *m_redis_errors;   /* hookq_redis_errors_total */
@@ -124,6 +139,24 @@ redisReply *producer_redis_cmd(struct producer *p, const producer_cmd *cmd);
  * out[0..n-1] hold the replies (caller frees each). On -1 Redis is
  * unavailable and out holds nothing. */
 int producer_redis_pipeline(struct producer *p, const producer_cmd *cmds, int n, redisReply **out);
+/* What producer_redis_pipeline_async calls once every reply is in: rc 0
+ * with out[0..n-1] the replies (the callback frees each), or rc -1 when
+ * Redis is unavailable (out holds nothing). */
+typedef void (*producer_pipeline_cb)(struct producer *p, void *arg, int rc, redisReply **out);
+/* producer_redis_pipeline without waiting: writes the n commands and
+ * returns; cb(p, arg, rc, out) runs from the loop when the replies have
+ * arrived, with the same outcomes, reconnects, function reloads and retries
+ * as producer_redis_pipeline. cmds (and the strings they borrow) and out
+ * (n slots) must stay valid until cb. Redis Cluster, HOOKQ_REDIS_WAIT > 0,
+ * no connection yet, shutdown, or 8 pipelines in flight already: runs
+ * producer_redis_pipeline (after those) and calls cb before returning. Every other Redis helper first waits for the replies of
+ * the commands in flight, so the connection is never shared mid-reply. */
+void producer_redis_pipeline_async(struct producer *p, const producer_cmd *cmds, int n, redisReply **out,
+                                   producer_pipeline_cb cb, void *arg);
+/* Sets up (after the loop exists) and tears down (at shutdown: waits for the
+ * commands in flight and runs their callbacks) the asynchronous path. */
+void producer_redis_async_init(struct producer *p);
+void producer_redis_async_close(struct producer *p);
 /* 1 if r is NULL or an error reply (and counts a Redis error), else 0. */
 int producer_reply_failed(struct producer *p, const redisReply *r);
 /* XGROUP CREATE <tag>stream workers 0 MKSTREAM on every shard (pipelined;

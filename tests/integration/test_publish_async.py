@@ -1,0 +1,211 @@
+"""Batch publishes answered asynchronously (issue 5): POST /v1/events/batch
+writes its FCALLs to Redis and answers when their replies arrive
+(producer_redis_pipeline_async), while the producer reads and serves other
+requests. Checked here: many batches in flight at once each get their own
+answers (ids, order, replays) while single publishes and reads go through
+the same connection; batches queued behind a busy (stopped) Redis, more
+than the producer keeps in flight, are answered once it resumes; the library flushed under batches in flight is
+reloaded and every event published once; a Redis restarted behind the
+producer's back is reconnected to without an error; a Redis silent past
+HOOKQ_REDIS_TIMEOUT turns the batches waiting on it into 503s, and a retry
+of the same batch is a replay or a first publish, never a double; SIGTERM
+answers the batches still waiting before the producer exits."""
+import os
+import signal
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import Producer, Redis, hgetall, run, wait_for  # noqa: E402
+
+R = Redis()
+P = Producer(R)
+ORGS = ["org-a", "org-b", "org-c", "org-d", "org-e"]
+for _o in ORGS:
+    P.endpoint(_o, "http://127.0.0.1:9/hook", events=["*"])
+
+
+def batch(prefix, n, repeat_of=None):
+    """n events with ids prefix-0..n-1 over the orgs; repeat_of: ids to
+    append again (replays)."""
+    evs = [{"type": "lead.created", "org_id": ORGS[k % len(ORGS)], "id": "%s-%d" % (prefix, k),
+            "data": {"k": k, "p": prefix, "blob": "x" * 200}} for k in range(n)]
+    for e in repeat_of or []:
+        evs.append(dict(e))
+    return evs
+
+
+def post_batch(evs, out, key):
+    st, j, _, _ = P.request("POST", "/v1/events/batch", {"events": evs})
+    out[key] = (st, j)
+
+
+def check_answer(evs, st, j, replayed_from=None, deliveries=1):
+    """A 202 whose results follow evs; items at index >= replayed_from are replays."""
+    assert st == 202, (st, j)
+    res = j["results"]
+    assert len(res) == len(evs), (len(res), len(evs))
+    for k, (e, r) in enumerate(zip(evs, res)):
+        assert r["status"] == 202 and r["id"] == e["id"] and r["deliveries"] == deliveries, (k, r)
+        want = replayed_from is not None and k >= replayed_from
+        assert r.get("replayed", False) == want, (k, r)
+
+
+def stored(org, eid):
+    return hgetall(R, "hq:{%d}:ev:%s:%s" % (shard_of(org), org, eid))
+
+
+def shard_of(org):
+    h = 2166136261
+    for b in org.encode():
+        h = ((h ^ b) * 16777619) & 0xFFFFFFFF
+    return h % 4
+
+
+def test_many_batches_in_flight_each_get_their_own_answer():
+    out, threads, sent = {}, [], {}
+    for t in range(8):
+        first = batch("c%d" % t, 60)
+        evs = first + [dict(e) for e in first[:7]]  # replays inside the batch
+        sent[t] = evs
+        threads.append(threading.Thread(target=post_batch, args=(evs, out, t)))
+    singles = {}
+
+    def single(k):
+        singles[k] = P.api("POST", "/v1/events", {"type": "a.b", "org_id": "org-a", "id": "s-%d" % k,
+                                                   "data": {"k": k}})
+
+    threads += [threading.Thread(target=single, args=(k,)) for k in range(6)]
+    reads = {}
+    threads += [threading.Thread(target=lambda k=k: reads.__setitem__(k, P.api("GET", "/v1/endpoints?org_id=org-a")))
+                for k in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+    for t in range(8):
+        check_answer(sent[t], *out[t], replayed_from=60)
+    for k in range(6):
+        st, j = singles[k]
+        assert st == 202 and j["id"] == "s-%d" % k, (st, j)
+    for k in range(4):
+        assert reads[k][0] == 200, reads[k]
+    e = stored("org-b", "c3-1")
+    assert e["id"] == "c3-1" and '"p":"c3"' in e["data"] and e["n"] == "1", e
+    # a second round of the same batches: every item a replay
+    out2 = {}
+    threads = [threading.Thread(target=post_batch, args=(sent[t], out2, t)) for t in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+    for t in range(8):
+        check_answer(sent[t], *out2[t], replayed_from=0)
+
+
+def test_batches_queued_behind_a_stopped_redis_are_answered_when_it_resumes():
+    R.kill(signal.SIGSTOP)
+    out = {}
+    try:
+        # more than the 8 pipelines the producer keeps in flight: the
+        # rest wait for those (synchronously) and are answered too
+        threads = [threading.Thread(target=post_batch, args=(batch("q%d" % t, 30), out, t)) for t in range(12)]
+        for th in threads:
+            th.start()
+        time.sleep(0.5)
+    finally:
+        R.kill(signal.SIGCONT)
+    for th in threads:
+        th.join(60)
+    for t in range(12):
+        check_answer(batch("q%d" % t, 30), *out[t])
+
+
+def test_flushed_functions_under_batches_in_flight_are_reloaded():
+    R.cmd("FUNCTION", "FLUSH")
+    out = {}
+    threads = [threading.Thread(target=post_batch, args=(batch("f%d" % t, 40), out, t)) for t in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+    for t in range(4):
+        check_answer(batch("f%d" % t, 40), *out[t])
+    assert stored("org-c", "f2-2")["n"] == "1"
+
+
+def test_a_restarted_redis_is_reconnected_to():
+    R.kill()
+    R.start()  # empty: no functions, no groups, no endpoints; the producer's connection is dead
+    time.sleep(0.3)  # past the producer's reconnect throttle (250 ms)
+    out = {}
+    post_batch(batch("r", 20), out, 0)  # the first command on the dead connection
+    check_answer(batch("r", 20), *out[0], deliveries=0)
+    assert stored("org-a", "r-0")["n"] == "0"
+    for o in ORGS:
+        P.endpoint(o, "http://127.0.0.1:9/hook", events=["*"])
+
+
+def test_a_silent_redis_past_the_timeout_is_503_and_the_retry_publishes_once():
+    P2 = Producer(R, HOOKQ_REDIS_TIMEOUT="300ms")
+    try:
+        evs = batch("t", 25)
+        st, j, _, _ = P2.request("POST", "/v1/events/batch", {"events": evs})
+        check_answer(evs, st, j)  # connected and working
+        evs = batch("u", 25)
+        out = {}
+        R.kill(signal.SIGSTOP)
+        try:
+            th = threading.Thread(target=post_batch_to, args=(P2, evs, out, 0))
+            th.start()
+            th.join(30)
+        finally:
+            R.kill(signal.SIGCONT)
+        st, j = out[0]
+        assert st == 503, (st, j)
+        # Redis may still run what it had read: the retry is then a replay
+        def retried():
+            st, j, _, _ = P2.request("POST", "/v1/events/batch", {"events": evs})
+            return (st, j) if st == 202 else None
+        st, j = wait_for(retried, 15, "the retried batch to be accepted")
+        assert [r["id"] for r in j["results"]] == [e["id"] for e in evs]
+        assert all(r["status"] == 202 and r["deliveries"] == 1 for r in j["results"]), j
+        assert len(set(r.get("replayed", False) for r in j["results"])) == 1, j  # one call: all or none
+        for e in evs:
+            assert stored(e["org_id"], e["id"])["n"] == "1"
+        assert int(R.cmd("HGET", "hq:{%d}:stats" % shard_of("org-a"), "events")) > 0
+    finally:
+        P2.stop()
+
+
+def post_batch_to(prod, evs, out, key):
+    st, j, _, _ = prod.request("POST", "/v1/events/batch", {"events": evs})
+    out[key] = (st, j)
+
+
+def test_sigterm_answers_the_batches_still_waiting():
+    P3 = Producer(R)
+    evs = batch("z", 20)
+    out = {}
+    R.kill(signal.SIGSTOP)
+    try:
+        th = threading.Thread(target=post_batch_to, args=(P3, evs, out, 0))
+        th.start()
+        time.sleep(0.3)
+        P3.signal(signal.SIGTERM)
+        time.sleep(0.3)
+    finally:
+        R.kill(signal.SIGCONT)
+    th.join(30)
+    check_answer(evs, *out[0])
+    assert P3.proc.wait(20) == 0, P3.logtext()
+
+
+if __name__ == "__main__":
+    run([test_many_batches_in_flight_each_get_their_own_answer,
+         test_batches_queued_behind_a_stopped_redis_are_answered_when_it_resumes,
+         test_flushed_functions_under_batches_in_flight_are_reloaded,
+         test_a_restarted_redis_is_reconnected_to,
+         test_a_silent_redis_past_the_timeout_is_503_and_the_retry_publishes_once,
+         test_sigterm_answers_the_batches_still_waiting])
