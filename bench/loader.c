@@ -230,7 +230,7 @@ int main(int argc, char **argv)
         int running;
         curl_multi_perform(multi, &running);
         CURLMsg *m;
-        int left;
+        int left, freed = 0;
         while ((m = curl_multi_info_read(multi, &left))) {
             if (m->msg != CURLMSG_DONE) continue;
             struct req *r = NULL;
@@ -239,7 +239,12 @@ int main(int argc, char **argv)
             curl_multi_remove_handle(multi, m->easy_handle);
             idle[r - reqs] = 1;
             active--;
+            freed = 1;
         }
+        /* a slot just became free: fill it now rather than after the next
+         * poll (which may wait for another transfer, or 100 ms) */
+        if (freed && next_seq < opt.events && opt.rate <= 0)
+            continue;
         int wait_ms = 100;
         if (opt.rate > 0 && next_seq < opt.events) {
             double due = t0 + (double)next_seq / opt.rate - mono();
