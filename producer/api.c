@@ -7,6 +7,7 @@
 #include "hq_fmacros.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -559,10 +560,29 @@ static void drain_pending(struct producer *p)
     if (p->rpoll) uv_poll_stop(p->rpoll);
 }
 
+static void on_redis_readable(uv_poll_t *h, int status, int events);
+
+/* 1 if a read on rc's socket returns at once: data, end of file or a
+ * pending socket error (a reset). */
+static int socket_ready(const struct producer *p)
+{
+    struct pollfd pfd = { .fd = p->rc ? p->rc->fd : -1, .events = POLLIN };
+    return pfd.fd >= 0 && poll(&pfd, 1, 0) == 1;
+}
+
+/* HOOKQ_REDIS_TIMEOUT passed on the loop's clock with replies still due.
+ * Libuv runs timers before it polls, so after the loop was held up (a long
+ * blocking write, the process descheduled or stopped) replies that arrived
+ * meanwhile may be waiting unread: those are read first, and only a socket
+ * with nothing to read fails the pipelines in flight. */
 static void on_redis_timeout(uv_timer_t *t)
 {
     struct producer *p = t->data;
     if (!p->pend_head) return;
+    if (p->rpoll && socket_ready(p)) {
+        on_redis_readable(p->rpoll, 0, UV_READABLE);
+        return;
+    }
     hq_warn("redis command failed", "error", "timeout waiting for a reply");
     abort_pending(p, 0);
     producer_redis_drop(p);
@@ -574,6 +594,15 @@ static void on_redis_readable(uv_poll_t *h, int status, int events)
     struct producer *p = h->data;
     (void)events;
     if (!p->pend_head || !p->rc) return;
+    /* libuv reports POLLERR (e.g. the peer reset the connection) as a
+     * negative status and stops the watch. The read below tells what it
+     * was, as the synchronous path learns it: replies that came first, then
+     * the socket's error (ECONNRESET: a stale connection, whose unanswered
+     * pipelines are retried) */
+    if (status < 0 && socket_ready(p)) {
+        status = 0;
+        uv_poll_start(h, UV_READABLE, on_redis_readable);
+    }
     errno = 0;
     if (status < 0 || redisBufferRead(p->rc) != REDIS_OK) {
         connection_failed(p, status < 0 ? EIO : errno);
@@ -689,7 +718,16 @@ void producer_redis_pipeline_async(struct producer *p, const producer_cmd *cmds,
     p->npend++;
     if (!p->rpoll) {
         p->rpoll = hq_calloc(1, sizeof *p->rpoll);
-        uv_poll_init(p->loop, p->rpoll, p->rc->fd);
+        int prc = uv_poll_init(p->loop, p->rpoll, p->rc->fd);
+        if (prc != 0) {
+            /* cannot watch the socket: wait for these replies here (the
+             * callbacks still run from the loop) */
+            hq_warn("redis socket cannot be polled; waiting for the replies", "error", uv_strerror(prc));
+            hq_free(p->rpoll);
+            p->rpoll = NULL;
+            drain_pending(p);
+            return;
+        }
         p->rpoll->data = p;
         /* uv_poll_init made the socket non-blocking; hiredis' synchronous
          * calls (and their timeouts) need it blocking */
