@@ -12,70 +12,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import SRC, Producer, Receiver, Redis, Worker, run, wait_for  # noqa: E402
-
-R = Redis(extra=("--stream-node-max-entries", "4"))
-with open(os.path.join(SRC, "common", "hookq.lua")) as f:
-    R.cmd("FUNCTION", "LOAD", "REPLACE", f.read())
-KEEP = 86400
-N = [0]
-
-
-def now():
-    return int(time.time() * 1000)
-
-
-def shard(s):
-    """A fresh shard tag (each test its own stream and group)."""
-    t = "hq:{%d}:" % s
-    R.cmd("XGROUP", "CREATE", t + "stream", "workers", "0", "MKSTREAM")
-    R.cmd("FCALL", "hookq_ep_put", 2, t + "ep:ep_t%03x" % s, t + "org:o:eps", "ep_t%03x" % s, "{}", " * ", "1",
-          "o", now(), "create")
-    return t
-
-
-def publish(t, k):
-    """k events of org o on shard tag t, one entry each; returns the entry ids in order."""
-    out = []
-    for _ in range(k):
-        N[0] += 1
-        eid = "e%d" % N[0]
-        R.cmd("FCALL", "hookq_publish", 4, t + "ev:o:" + eid, t + "org:o:eps", t + "stream", t + "eid:" + eid,
-              t, "o", eid, "a.b", "2026-01-01T00:00:00Z", 0, "{}", now(), KEEP, "000", "", "0")
-    for sid, _ in R.cmd("XRANGE", t + "stream", "-", "+"):
-        out.append(sid)
-    return out[-k:]
-
-
-def claim(t, consumer="c1"):
-    """{sid: fields} of every new entry, read as consumer."""
-    out = {}
-    for _, ents in R.cmd("XREADGROUP", "GROUP", "workers", consumer, "COUNT", 1000, "STREAMS", t + "stream",
-                         ">") or []:
-        for sid, f in ents:
-            out[sid] = dict(zip(f[0::2], f[1::2]))
-    return out
-
-
-def complete(t, got, sids, old_layout=False):
-    args = [t, now(), KEEP, 1000, 0]
-    if not old_layout:
-        args.append("0")
-    for sid in sids:
-        f = got[sid]
-        args += [sid, f["d"], f["e"], f["k"]] + ([] if old_layout else [""])
-        args += [f["n"], f["r"], "delivered", 0, "{}", 200, ""]
-    return R.cmd("FCALL", "hookq_complete" if old_layout else "hookq_complete_v2", 3, t + "stream", t + "retry",
-                 t + "dead", *args)
-
-
-def group(t):
-    g = R.cmd("XINFO", "GROUPS", t + "stream")[0]
-    return dict(zip(g[0::2], g[1::2]))
-
-
-def ids(t):
-    return [sid for sid, _ in R.cmd("XRANGE", t + "stream", "-", "+")]
+from harness import SRC, Producer, Receiver, Redis, Worker, run, wait_for  # noqa: E402,F401
+from streamfx import KEEP, R, claim, complete, group, ids, now, publish, shard  # noqa: E402,F401
 
 
 def test_acked_entries_below_the_oldest_pending_one_are_trimmed():

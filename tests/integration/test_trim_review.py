@@ -14,50 +14,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import SRC, Producer, Receiver, Redis, Worker, run, wait_for  # noqa: E402
-
-R = Redis(extra=("--stream-node-max-entries", "4"))
-with open(os.path.join(SRC, "common", "hookq.lua")) as f:
-    R.cmd("FUNCTION", "LOAD", "REPLACE", f.read())
-KEEP = 86400
-N = [0]
-
-
-def now():
-    return int(time.time() * 1000)
-
-
-def shard(s):
-    t = "hq:{%d}:" % s
-    R.cmd("XGROUP", "CREATE", t + "stream", "workers", "0", "MKSTREAM")
-    R.cmd("FCALL", "hookq_ep_put", 2, t + "ep:ep_r%03x" % s, t + "org:o:eps", "ep_r%03x" % s, "{}", " * ", "1",
-          "o", now(), "create")
-    return t
-
-
-def publish(t, k):
-    for _ in range(k):
-        N[0] += 1
-        eid = "e%d" % N[0]
-        R.cmd("FCALL", "hookq_publish", 4, t + "ev:o:" + eid, t + "org:o:eps", t + "stream", t + "eid:" + eid,
-              t, "o", eid, "a.b", "2026-01-01T00:00:00Z", 0, "{}", now(), KEEP, "000", "", "0")
-
-
-def claim(t, consumer, count=1000):
-    out = {}
-    for _, ents in R.cmd("XREADGROUP", "GROUP", "workers", consumer, "COUNT", count, "STREAMS", t + "stream",
-                         ">") or []:
-        for sid, f in ents:
-            out[sid] = dict(zip(f[0::2], f[1::2]))
-    return out
-
-
-def complete(t, got, loglen=1000, outcome="delivered"):
-    args = [t, now(), KEEP, loglen, 0, "0"]
-    for sid, f in got.items():
-        args += [sid, f["d"], f["e"], f["k"], "", f["n"], f["r"], outcome, now() + 3600000, "{}",
-                 200 if outcome == "delivered" else 500, ""]
-    return R.cmd("FCALL", "hookq_complete_v2", 3, t + "stream", t + "retry", t + "dead", *args)
+from harness import SRC, Producer, Receiver, Redis, Worker, run, wait_for  # noqa: E402,F401
+from streamfx import KEEP, R, claim, complete, group, ids, now, publish, shard  # noqa: E402,F401
 
 
 def test_idle_shard_is_empty_after_out_of_order_completions():
