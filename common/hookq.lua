@@ -802,6 +802,10 @@ local function reclaim(keys, args)
   end
   if poisoned > 0 then redis.call('HINCRBY', tag .. 'stats', 'dead', poisoned) end
   if lost > 0 then redis.call('HINCRBY', tag .. 'stats', 'lost', lost) end
+  -- entries that left the PEL here may have pinned acked ones above them
+  -- (see complete_trim): trim as hookq_complete would, so an idle shard
+  -- whose last pending entry ended here is empty too
+  if poisoned + lost > 0 then complete_trim(stream, {}, false) end
   return {r[1], r[2], poisoned, lost}
 end
 

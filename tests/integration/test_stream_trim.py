@@ -108,5 +108,20 @@ def test_stats_show_the_queue_depth_after_a_drain():
         r2.kill()
 
 
-run([test_acked_entries_below_the_oldest_pending_one_are_trimmed, test_entries_far_above_a_long_pending_one_are_deleted,
+
+def test_a_poisoned_entry_that_pinned_others_leaves_an_empty_stream():
+    t = shard(4)
+    publish(t, 3)
+    a = claim(t, "c1", 1)                      # never completed: pins the floor
+    b = claim(t, "c2")
+    assert complete(t, b) == 2
+    assert len(ids(t)) == 3, ids(t)            # the acked two sit above the pending one
+    r = R.cmd("FCALL", "hookq_reclaim", 2, t + "stream", t + "dead", t, "c3", 0, 100, 1, now(), KEEP, "0-0")
+    assert r[2] == 1, r                        # claimed once = max claims: poison, dead
+    g = group(t)
+    assert g["pending"] == 0 and g["lag"] == 0, g
+    assert ids(t) == [] and R.cmd("XLEN", t + "stream") == 0, ids(t)
+    assert list(a)[0] not in ids(t)
+
+run([test_acked_entries_below_the_oldest_pending_one_are_trimmed, test_a_poisoned_entry_that_pinned_others_leaves_an_empty_stream, test_entries_far_above_a_long_pending_one_are_deleted,
      test_older_workers_layout_trims_too, test_stats_show_the_queue_depth_after_a_drain])
