@@ -558,6 +558,7 @@ static int conn_send(struct conn *c, struct rcmd *rc, int argc, const char **arg
         return -1;
     char *buf = hq_malloc(cmd_room(argc, lens));
     char *p = put_cmd(buf, argc, argv, lens);
+    *p = '\0'; /* hiredis 0.14 peeks past a short command's name (cmd_room leaves room) */
     int r = redisAsyncFormattedCommand(c->ac, on_reply, rc, buf, (size_t)(p - buf));
     hq_free(buf);
     if (r != REDIS_OK)
@@ -589,6 +590,7 @@ static int conn_send_tx(struct conn *c, struct rcmd *rc, int ncmd, const int *ar
     off = 0;
     for (int i = 0; i < ncmd && r == REDIS_OK; off += (size_t)argc[i++]) {
         char *p = put_cmd(buf, argc[i], argv + off, lens + off);
+        *p = '\0';
         r = redisAsyncFormattedCommand(c->ac, NULL, NULL, buf, (size_t)(p - buf));
     }
     hq_free(buf);
