@@ -16,6 +16,7 @@ sends) is retried on a new connection as the synchronous path does, and
 replies that arrived while the producer was stopped past the timeout are
 answers, not a timeout. Clients that hang up while their batch waits, and
 requests pipelined on one connection (answered in order), are checked too."""
+import contextlib
 import json
 import os
 import signal
@@ -45,9 +46,33 @@ def batch(prefix, n, repeat_of=None):
     return evs
 
 
-def post_batch(evs, out, key):
-    st, j, _, _ = P.request("POST", "/v1/events/batch", {"events": evs})
+def post_batch(evs, out, key, prod=None):
+    st, j, _, _ = (prod or P).request("POST", "/v1/events/batch", {"events": evs})
     out[key] = (st, j)
+
+
+def start_posts(batches, out, prod=None):
+    """One thread per batch posting it to prod (default P), out[k] = (status,
+    body) of batches[k]; returns the threads, started."""
+    threads = [threading.Thread(target=post_batch, args=(evs, out, k, prod)) for k, evs in enumerate(batches)]
+    for th in threads:
+        th.start()
+    return threads
+
+
+def join_all(threads, timeout=60):
+    for th in threads:
+        th.join(timeout)
+
+
+@contextlib.contextmanager
+def redis_stopped():
+    """Redis stopped (SIGSTOP) for the block: it reads nothing, answers nothing."""
+    R.kill(signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        R.kill(signal.SIGCONT)
 
 
 def check_answer(evs, st, j, replayed_from=None, deliveries=1):
@@ -91,8 +116,7 @@ def test_many_batches_in_flight_each_get_their_own_answer():
                 for k in range(4)]
     for th in threads:
         th.start()
-    for th in threads:
-        th.join(60)
+    join_all(threads)
     for t in range(8):
         check_answer(sent[t], *out[t], replayed_from=60)
     for k in range(6):
@@ -104,29 +128,19 @@ def test_many_batches_in_flight_each_get_their_own_answer():
     assert e["id"] == "c3-1" and '"p":"c3"' in e["data"] and e["n"] == "1", e
     # a second round of the same batches: every item a replay
     out2 = {}
-    threads = [threading.Thread(target=post_batch, args=(sent[t], out2, t)) for t in range(8)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(60)
+    join_all(start_posts([sent[t] for t in range(8)], out2))
     for t in range(8):
         check_answer(sent[t], *out2[t], replayed_from=0)
 
 
 def test_batches_queued_behind_a_stopped_redis_are_answered_when_it_resumes():
-    R.kill(signal.SIGSTOP)
     out = {}
-    try:
+    with redis_stopped():
         # more than the 8 pipelines the producer keeps in flight: the
         # rest wait for those (synchronously) and are answered too
-        threads = [threading.Thread(target=post_batch, args=(batch("q%d" % t, 30), out, t)) for t in range(12)]
-        for th in threads:
-            th.start()
+        threads = start_posts([batch("q%d" % t, 30) for t in range(12)], out)
         time.sleep(0.5)
-    finally:
-        R.kill(signal.SIGCONT)
-    for th in threads:
-        th.join(60)
+    join_all(threads)
     for t in range(12):
         check_answer(batch("q%d" % t, 30), *out[t])
 
@@ -134,11 +148,7 @@ def test_batches_queued_behind_a_stopped_redis_are_answered_when_it_resumes():
 def test_flushed_functions_under_batches_in_flight_are_reloaded():
     R.cmd("FUNCTION", "FLUSH")
     out = {}
-    threads = [threading.Thread(target=post_batch, args=(batch("f%d" % t, 40), out, t)) for t in range(4)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(60)
+    join_all(start_posts([batch("f%d" % t, 40) for t in range(4)], out))
     for t in range(4):
         check_answer(batch("f%d" % t, 40), *out[t])
     assert stored("org-c", "f2-2")["n"] == "1"
@@ -164,13 +174,8 @@ def test_a_silent_redis_past_the_timeout_is_503_and_the_retry_publishes_once():
         check_answer(evs, st, j)  # connected and working
         evs = batch("u", 25)
         out = {}
-        R.kill(signal.SIGSTOP)
-        try:
-            th = threading.Thread(target=post_batch_to, args=(P2, evs, out, 0))
-            th.start()
-            th.join(30)
-        finally:
-            R.kill(signal.SIGCONT)
+        with redis_stopped():
+            join_all(start_posts([evs], out, P2), 30)
         st, j = out[0]
         assert st == 503, (st, j)
         # Redis may still run what it had read: the retry is then a replay
@@ -188,25 +193,16 @@ def test_a_silent_redis_past_the_timeout_is_503_and_the_retry_publishes_once():
         P2.stop()
 
 
-def post_batch_to(prod, evs, out, key):
-    st, j, _, _ = prod.request("POST", "/v1/events/batch", {"events": evs})
-    out[key] = (st, j)
-
-
 def test_sigterm_answers_the_batches_still_waiting():
     P3 = Producer(R)
     evs = batch("z", 20)
     out = {}
-    R.kill(signal.SIGSTOP)
-    try:
-        th = threading.Thread(target=post_batch_to, args=(P3, evs, out, 0))
-        th.start()
+    with redis_stopped():
+        threads = start_posts([evs], out, P3)
         time.sleep(0.3)
         P3.signal(signal.SIGTERM)
         time.sleep(0.3)
-    finally:
-        R.kill(signal.SIGCONT)
-    th.join(30)
+    join_all(threads, 30)
     check_answer(evs, *out[0])
     assert P3.proc.wait(20) == 0, P3.logtext()
 
@@ -306,17 +302,14 @@ def test_a_reset_connection_under_batches_in_flight_is_retried():
     P4 = Producer(R, HOOKQ_REDIS_URL=X.url)
     time.sleep(0.3)  # past the reconnect throttle (250 ms) of the startup connection
     try:
-        out, threads = {}, []
+        out = {}
         X.hold = True
-        for t in range(3):
-            threads.append(threading.Thread(target=post_batch_to, args=(P4, batch("x%d" % t, 10), out, t)))
-            threads[-1].start()
+        threads = start_posts([batch("x%d" % t, 10) for t in range(3)], out, P4)
         wait_for(lambda: X.held > 0, 15, "the producer to write a batch")
         time.sleep(0.2)
         X.reset()  # nothing held reached Redis
         X.hold = False
-        for th in threads:
-            th.join(30)
+        join_all(threads, 30)
         for t in range(3):
             check_answer(batch("x%d" % t, 10), *out[t])  # 202, first publishes, not replays
             assert stored("org-a", "x%d-0" % t)["n"] == "1"
@@ -336,8 +329,7 @@ def test_replies_that_arrived_while_the_producer_was_stopped_are_not_a_timeout()
         evs = batch("y", 10)
         out = {}
         X.hold = True
-        th = threading.Thread(target=post_batch_to, args=(P5, evs, out, 0))
-        th.start()
+        threads = start_posts([evs], out, P5)
         wait_for(lambda: X.held > 0, 15, "the producer to write the batch")
         P5.signal(signal.SIGSTOP)
         try:
@@ -347,7 +339,7 @@ def test_replies_that_arrived_while_the_producer_was_stopped_are_not_a_timeout()
             time.sleep(1.5)  # past the timeout, the answer waiting in the socket
         finally:
             P5.signal(signal.SIGCONT)
-        th.join(30)
+        join_all(threads, 30)
         check_answer(evs, *out[0])
     finally:
         P5.stop()
@@ -404,9 +396,8 @@ def test_pipelined_requests_on_one_connection_are_answered_in_order():
 def test_clients_gone_while_their_batches_wait():
     """The request outlives its connection until its batch is answered (no
     use after free under ASan); the events are published all the same."""
-    R.kill(signal.SIGSTOP)
     socks = []
-    try:
+    with redis_stopped():
         for t in range(10):  # more than the pipelines kept in flight
             s = socket.create_connection((P.host, P.port), timeout=30)
             s.sendall(raw_request("POST", "/v1/events/batch", {"events": batch("g%d" % t, 5)}))
@@ -415,8 +406,6 @@ def test_clients_gone_while_their_batches_wait():
         for s in socks:
             s.close()
         time.sleep(0.1)
-    finally:
-        R.kill(signal.SIGCONT)
     wait_for(lambda: all(stored("org-a", "g%d-0" % t).get("n") == "1" for t in range(10)), 15,
              "the abandoned batches to be published")
     st, j = P.api("GET", "/v1/endpoints?org_id=org-a")
