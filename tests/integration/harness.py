@@ -269,6 +269,26 @@ class Producer(Proc):
         st, j, _, _ = self.request(method, path, body, **kw)
         return st, j
 
+    def attempt_log(self, epid, limit, status="all"):
+        """Every page of GET /v1/endpoints/{epid}/deliveries: [(delivery id,
+        status)] in order and the number of pages; each page's log ids are
+        distinct and its next_cursor is its last log id."""
+        out, cursor, n = [], None, 0
+        while True:
+            q = "/v1/endpoints/%s/deliveries?limit=%d&status=%s" % (epid, limit, status)
+            if cursor:
+                q += "&cursor=" + cursor
+            st, j = self.api("GET", q)
+            assert st == 200, (st, j)
+            n += 1
+            out += [(d["delivery_id"], d["status"]) for d in j["data"]]
+            ids = [d["log_id"] for d in j["data"]]
+            assert len(set(ids)) == len(ids), ids
+            cursor = j["next_cursor"]
+            if not cursor:
+                return out, n
+            assert cursor == ids[-1], (cursor, ids)
+
     def endpoint(self, org, url, **fields):
         body = {"org_id": org, "url": url}
         body.update(fields)

@@ -53,21 +53,7 @@ def complete(batch, loglen):
 
 def pages(limit, status="all"):
     """Every page of the log; returns [(delivery id, status)] in order and the page count."""
-    out, cursor, n = [], None, 0
-    while True:
-        q = "/v1/endpoints/%s/deliveries?limit=%d&status=%s" % (EPID, limit, status)
-        if cursor:
-            q += "&cursor=" + cursor
-        st, j = P.api("GET", q)
-        assert st == 200, (st, j)
-        n += 1
-        out += [(d["delivery_id"], d["status"]) for d in j["data"]]
-        ids = [d["log_id"] for d in j["data"]]
-        assert len(set(ids)) == len(ids), ids
-        cursor = j["next_cursor"]
-        if not cursor:
-            return out, n
-        assert cursor == ids[-1], (cursor, ids)
+    return P.attempt_log(EPID, limit, status)
 
 
 def test_batched_entries_read_newest_first_capped_with_cursors():

@@ -112,17 +112,7 @@ def log_exact(r2, P, L):
     want = list(reversed(expect))[:L]
     for limit in (1, 2, 250):
         for status in ("all", "failed", "delivered", "dead"):
-            out, cursor = [], None
-            while True:
-                q = "/v1/endpoints/%s/deliveries?limit=%d&status=%s" % (epid, limit, status)
-                if cursor:
-                    q += "&cursor=" + cursor
-                st, j = P.api("GET", q)
-                assert st == 200, (st, j)
-                out += [(d["delivery_id"], d["status"]) for d in j["data"]]
-                cursor = j["next_cursor"]
-                if not cursor:
-                    break
+            out, _ = P.attempt_log(epid, limit, status)
             w = [x for x in want if status == "all" or x[1] == status]
             assert out == w, (L, limit, status, out, w)
 
