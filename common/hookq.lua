@@ -55,29 +55,56 @@ local function matches(sub, typ)
   end
 end
 
+-- Delivery ids: 'dlv_' .. h .. three hex digits of the delivery's position
+-- among the event's targets (sorted endpoint ids) .. the shard, where h is
+-- the first 18 hex digits of SHA-1(org NUL event id) (event_digest;
+-- hookq_publish_batch_v2's caller computes it, saving Redis a SHA-1 per
+-- event). Unique within an event by position, across events as the digest
+-- (72 bits); an event re-published after it expired gets the same ids.
+local SFX = {}
+local function event_digest(org, eid)
+  return string.sub(redis.sha1hex(org .. '\0' .. eid), 1, 18)
+end
+
 -- What a publish writes for one new event (hookq_publish and
 -- hookq_publish_batch share it): per target endpoint (sorted) a stream
 -- entry and a pending delivery hash, then the event hash and its id index,
 -- both expiring by `xcmd xarg` (EXPIRE <ttl seconds>, or PEXPIREAT <unix
 -- ms>: hookq_publish_batch's one absolute time for all its events, which
 -- Redis keeps as given instead of rewriting it per key). `nt` is #targets
--- and `keep` the keep seconds, both as the strings stored. Plain arguments,
--- no table: this runs once per published event.
+-- and `keep` the keep seconds, both as the strings stored; `h` the event's
+-- digest. Plain arguments, no table: this runs once per published event.
+-- A delivery hash holds only what its readers cannot find elsewhere: no
+-- eid, type or created (its event hash `ev` has them: id, type, created; the
+-- event outlives its deliveries), and until hookq_complete records its first
+-- outcome no n (attempts made, read as 0), r (read as 1) or upd (read as
+-- the event's created). A test flag of '0' is not stored either (read as
+-- not a test). Each field costs Redis ~2k instructions per event. (Delivery
+-- hashes written by earlier versions also carry eid, type, created, n 0, r 1
+-- and upd; readers take either.)
 local function store_event(tag, stream, evkey, org, eid, typ, ca, ts, data, test, targets, nt, sh, now, keep,
-                           xcmd, xarg)
+                           xcmd, xarg, h)
   local dls = {}
   for j = 1, #targets do
     local epid = targets[j]
-    local did = 'dlv_' .. string.sub(redis.sha1hex(org .. '\0' .. eid .. '\0' .. epid), 1, 21) .. sh
+    local sfx = SFX[j]
+    if not sfx then
+      sfx = string.format('%03x', j - 1)
+      SFX[j] = sfx
+    end
+    local did = 'dlv_' .. h .. sfx .. sh
     local sid = redis.call('XADD', stream, '*', 'd', did, 'e', epid, 'k', evkey, 'n', '1', 'r', '1')
-    redis.call('HSET', tag .. 'dlv:' .. did, 'ev', evkey, 'ep', epid, 'org', org, 'eid', eid,
-               'type', typ, 'st', 'pending', 'n', '0', 'r', '1', 'sid', sid,
-               'created', now, 'upd', now)
+    redis.call('HSET', tag .. 'dlv:' .. did, 'ev', evkey, 'ep', epid, 'org', org, 'st', 'pending', 'sid', sid)
     dls[j] = did
   end
-  redis.call('HSET', evkey, 'id', eid, 'org', org, 'type', typ, 'ca', ca, 'ts', ts,
-             'data', data, 'n', nt, 'dl', #dls == 1 and dls[1] or table.concat(dls, ' '),
-             'created', now, 'test', test, 'keep', keep)
+  local dl = #dls == 1 and dls[1] or table.concat(dls, ' ')
+  if test == '1' then
+    redis.call('HSET', evkey, 'id', eid, 'org', org, 'type', typ, 'ca', ca, 'ts', ts,
+               'data', data, 'n', nt, 'dl', dl, 'created', now, 'test', test, 'keep', keep)
+  else
+    redis.call('HSET', evkey, 'id', eid, 'org', org, 'type', typ, 'ca', ca, 'ts', ts,
+               'data', data, 'n', nt, 'dl', dl, 'created', now, 'keep', keep)
+  end
   redis.call(xcmd, evkey, xarg)
   local eidx = tag .. 'eid:' .. eid
   redis.call('SADD', eidx, org)
@@ -114,7 +141,7 @@ local function publish(keys, args)
     table.sort(targets)
   end
   store_event(tag, stream, evkey, org, eid, typ, args[5], args[6], args[7], args[12] or '0', targets,
-              tostring(#targets), sh, now, keep, 'EXPIRE', tostring(keep + SLACK))
+              tostring(#targets), sh, now, keep, 'EXPIRE', tostring(keep + SLACK), event_digest(org, eid))
   -- the org's catalogue of seen types (GET /v1/event-types), capped; test events don't count
   local seen = tag .. 'org:' .. org .. ':seen'
   if args[12] ~= '1' and redis.call('SCARD', seen) < 1000 then redis.call('SADD', seen, typ) end
@@ -131,7 +158,11 @@ is atomic (so is the whole call).
 KEYS: 1 shard stream, then the event hash of each event, in order
 ARGV: 1 tag, 2 now ms, 3 keep seconds (>= 86400), 4 shard as 3 hex digits,
       then 6 per event: org, event id, type, created_at text,
-      created_at ms, data (canonical JSON); every org maps to this shard
+      created_at ms, data (canonical JSON); every org maps to this shard.
+hookq_publish_batch_v2 takes a 7th per event: the event's digest, the first
+18 hex digits of SHA-1(org NUL event id), which the caller computes (see
+event_digest); hookq_publish_batch computes it itself, for producers of
+earlier versions during a rolling upgrade.
 Returns one integer per event: N >= 0 = published and fanned out to N
 endpoints; -1 - N = a replay (N its deliveries then).
 
@@ -151,10 +182,16 @@ absolute time for all (one TIME per call, then PEXPIREAT, which Redis keeps
 as given where EXPIRE is rewritten per key). All reads come first, then the
 writes, event by event in order: per delivery XADD + HSET, then the event
 hash and its id index with their TTL. --]]
-local function publish_batch(keys, args)
+local function publish_batch(keys, args, per)
   local nev = #keys - 1
-  if #args < 4 or (#args - 4) % 6 ~= 0 or (#args - 4) / 6 ~= nev then
-    return redis.error_reply('ERR hookq_publish_batch: KEYS must be 1 + n and ARGV 4 + 6n for n events')
+  if #args < 4 or (#args - 4) % per ~= 0 or (#args - 4) / per ~= nev then
+    return redis.error_reply('ERR hookq_publish_batch: KEYS must be 1 + n and ARGV 4 + ' .. per ..
+                             'n for n events')
+  end
+  if per == 7 then
+    for i = 11, #args, 7 do
+      if #args[i] ~= 18 then return redis.error_reply('ERR hookq_publish_batch_v2: a digest is not 18 hex digits') end
+    end
   end
   local call = redis.call
   local stream, tag, now, keep, sh = keys[1], args[1], args[2], tonumber(args[3]), args[4]
@@ -166,7 +203,7 @@ local function publish_batch(keys, args)
   local fresh, epl, tcache, seen, seenorder = {}, {}, {}, {}, {}
   local nw, nums = {}, {}
   local nnew, ndel, k = 0, 0, 0
-  for i = 5, #args, 6 do
+  for i = 5, #args, per do
     k = k + 1
     local evkey, org, eid, typ = keys[k + 1], args[i], args[i + 1], args[i + 2]
     local prev = fresh[evkey]
@@ -234,7 +271,8 @@ local function publish_batch(keys, args)
   for m = 0, nnew - 1 do
     local i, targets = nw[3 * m + 1], nw[3 * m + 3]
     store_event(tag, stream, keys[nw[3 * m + 2] + 1], args[i], args[i + 1], args[i + 2], args[i + 3],
-                args[i + 4], args[i + 5], '0', targets, num(#targets), sh, now, keeps, 'PEXPIREAT', exp)
+                args[i + 4], args[i + 5], '0', targets, num(#targets), sh, now, keeps, 'PEXPIREAT', exp,
+                per == 7 and args[i + 6] or event_digest(args[i], args[i + 1]))
   end
   -- the seen-types cap as if the types were added event by event
   for _, org in ipairs(seenorder) do
@@ -838,7 +876,9 @@ local function requeue(tag, stream, retry, dead, did, now)
     if keep then event_extend(tag, f[3], keep + SLACK) else redis.call('PERSIST', f[3]) end
     redis.call('PERSIST', dk)
   end
-  local sid = redis.call('XADD', stream, '*', 'd', did, 'e', f[2], 'k', f[3], 'n', tonumber(f[4]) + 1, 'r', 1)
+  -- (no n: a delivery published by this version and never attempted)
+  local sid = redis.call('XADD', stream, '*', 'd', did, 'e', f[2], 'k', f[3], 'n', tonumber(f[4] or '0') + 1,
+                         'r', 1)
   redis.call('HSET', dk, 'st', 'pending', 'sid', sid, 'upd', now)
   redis.call('HDEL', dk, 'due', 'reason')
   return 'ok'
@@ -933,7 +973,8 @@ local function rate(keys, args)
 end
 
 redis.register_function('hookq_publish', publish)
-redis.register_function('hookq_publish_batch', publish_batch)
+redis.register_function('hookq_publish_batch', function(keys, args) return publish_batch(keys, args, 6) end)
+redis.register_function('hookq_publish_batch_v2', function(keys, args) return publish_batch(keys, args, 7) end)
 redis.register_function{function_name = 'hookq_load', callback = load, flags = {'no-writes'}}
 redis.register_function('hookq_complete', complete)
 -- The same function under the name this version's workers call: when a

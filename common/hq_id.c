@@ -5,7 +5,10 @@
  * lookup; event ids are "evt_" + 24 random hex. */
 #include "hq_fmacros.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <openssl/evp.h>
 #include "hq_id.h"
 #include "hq_sign.h"
 
@@ -66,4 +69,31 @@ void hq_id_event(char *out)
     char rnd[25];
     hq_random_hex(rnd, 12);
     snprintf(out, HQ_ID_LEN, "evt_%s", rnd);
+}
+
+/* SHA-1 with the digest and its context fetched once per thread (OpenSSL
+ * 3's one-shot SHA1() looks the algorithm up on every call). */
+void hq_event_digest(const char *org, const char *eid, char *out)
+{
+    static __thread EVP_MD *md;
+    static __thread EVP_MD_CTX *ctx;
+    static const char hex[] = "0123456789abcdef";
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned int dl = 0;
+    if (!ctx) {
+        md = EVP_MD_fetch(NULL, "SHA1", NULL);
+        ctx = EVP_MD_CTX_new();
+    }
+    if (!md || !ctx || !EVP_DigestInit_ex2(ctx, md, NULL) || !EVP_DigestUpdate(ctx, org, strlen(org) + 1) ||
+        !EVP_DigestUpdate(ctx, eid, strlen(eid)) || !EVP_DigestFinal_ex(ctx, d, &dl) || dl < HQ_DIGEST_LEN / 2) {
+        static const char m[] = "hookq: SHA-1 failed\n";
+        ssize_t w = write(STDERR_FILENO, m, sizeof m - 1);
+        (void)w;
+        abort();
+    }
+    for (int i = 0; i < HQ_DIGEST_LEN / 2; i++) {
+        out[2 * i] = hex[d[i] >> 4];
+        out[2 * i + 1] = hex[d[i] & 15];
+    }
+    out[HQ_DIGEST_LEN] = '\0';
 }

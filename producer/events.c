@@ -1,7 +1,7 @@
 /* Event ingest (SPEC 3): POST /v1/events and POST /v1/events/batch.
  * An event is validated, its data canonicalised (hq_json_dumps), and fanned
  * out atomically on the org's shard: by FCALL hookq_publish for one event,
- * by one FCALL hookq_publish_batch per shard for a batch. Either every
+ * by one FCALL hookq_publish_batch_v2 per shard for a batch. Either every
  * delivery of an event is enqueued or none, so a Redis failure is answered
  * 503 with nothing partial left behind. Ingest is idempotent on (org_id,
  * id): a repeat returns the first answer (with Idempotent-Replayed: true, or
@@ -301,6 +301,7 @@ typedef struct batch {
     json_t **errs;               /* ITEM_INVALID: the error object (owned) */
     int *shard;                  /* valid events: the org's shard */
     char (*ts)[24];              /* valid events: created_at ms as text */
+    char (*dg)[HQ_DIGEST_LEN + 1]; /* valid events: hq_event_digest */
     char **evkey;                /* valid events: "<tag>ev:<org>:<id>" (into one allocation) */
 } batch;
 
@@ -367,8 +368,8 @@ static shard_call *plan_calls(struct producer *p, const batch *b, int *order, in
     return calls;
 }
 
-/* FCALL hookq_publish_batch <1+n> <stream> <event key>... <tag> <now>
- * <keep> <shard> then 6 per event, into argv/lens (8 + 7n slots; borrowed
+/* FCALL hookq_publish_batch_v2 <1+n> <stream> <event key>... <tag> <now>
+ * <keep> <shard> then 7 per event, into argv/lens (8 + 8n slots; borrowed
  * strings). The event keys are b->evkey's. */
 static void call_cmd(const shard_call *sc, const batch *b, const char *now, const char *keep, const char **argv,
                      size_t *lens, producer_cmd *cmd)
@@ -376,7 +377,7 @@ static void call_cmd(const shard_call *sc, const batch *b, const char *now, cons
     size_t k = 0;
 #define ARG(s, l) (argv[k] = (s), lens[k] = (l), k++)
     ARG("FCALL", 5);
-    ARG("hookq_publish_batch", 19);
+    ARG("hookq_publish_batch_v2", 22);
     ARG(sc->nkeys, strlen(sc->nkeys));
     ARG(sc->stream, strlen(sc->stream));
     for (int j = 0; j < sc->n; j++) ARG(b->evkey[sc->ev[j]], strlen(b->evkey[sc->ev[j]]));
@@ -393,6 +394,7 @@ static void call_cmd(const shard_call *sc, const batch *b, const char *now, cons
         ARG(e->ca, strlen(e->ca));
         ARG(b->ts[i], strlen(b->ts[i]));
         ARG(e->data, e->data_len);
+        ARG(b->dg[i], HQ_DIGEST_LEN);
     }
 #undef ARG
     producer_cmd_vec(cmd, (int)k, argv, lens);
@@ -475,6 +477,7 @@ static void batch_job_free(batch_job *j)
     hq_free(b->errs);
     hq_free(b->shard);
     hq_free(b->ts);
+    hq_free(b->dg);
     hq_free(b->evkey);
     hq_free(j->keymem);
     hq_free(j->order);
@@ -536,7 +539,7 @@ static void batch_answer(struct producer *p, void *arg, int rc, redisReply **rep
 
 /* POST /v1/events/batch. The body is read by the fast path (evscan.c), or
  * by jansson when that declines (which also answers malformed bodies). The
- * valid events are published by FCALL hookq_publish_batch, one call per
+ * valid events are published by FCALL hookq_publish_batch_v2, one call per
  * shard (per CALL_MAX events), all pipelined; each call keeps the batch's
  * order within its shard, so a repeat inside the batch is a replay exactly
  * as with one publish after the other. A call Redis refuses makes its
@@ -571,7 +574,7 @@ void producer_events_batch(struct producer *p, hq_http_req *req)
     *b = (batch){ n, hq_calloc((size_t)n, sizeof *b->evs), hq_calloc((size_t)n, sizeof *b->kinds),
                   hq_calloc((size_t)n, sizeof *b->dels), hq_calloc((size_t)n, sizeof *b->errs),
                   hq_calloc((size_t)n, sizeof *b->shard), hq_calloc((size_t)n, sizeof *b->ts),
-                  hq_calloc((size_t)n, sizeof *b->evkey) };
+                  hq_calloc((size_t)n, sizeof *b->dg), hq_calloc((size_t)n, sizeof *b->evkey) };
     /* the scanned events' string fields, NUL-terminated: at most the body's
      * bytes plus 4 NULs per event */
     j->strs = j->scanned ? hq_malloc(req->body_len + 4 * (size_t)n + 1) : NULL;
@@ -592,6 +595,7 @@ void producer_events_batch(struct producer *p, hq_http_req *req)
         b->kinds[i] = ITEM_UNAVAILABLE; /* until its call answers */
         b->shard[i] = hq_shard_of_org(b->evs[i].org, (int)p->cfg.shards);
         ll_text(b->evs[i].ts_ms, b->ts[i]);
+        hq_event_digest(b->evs[i].org, b->evs[i].id, b->dg[i]);
         j->nvalid++;
     }
 
@@ -623,12 +627,12 @@ void producer_events_batch(struct producer *p, hq_http_req *req)
     }
     j->cmds = hq_calloc(ncalls ? (size_t)ncalls : 1, sizeof *j->cmds);
     j->replies = hq_calloc(ncalls ? (size_t)ncalls : 1, sizeof *j->replies);
-    size_t nargs = (size_t)ncalls * 8 + (size_t)j->nvalid * 7;
+    size_t nargs = (size_t)ncalls * 8 + (size_t)j->nvalid * 8;
     j->argv = hq_calloc(nargs ? nargs : 1, sizeof *j->argv);
     j->lens = hq_calloc(nargs ? nargs : 1, sizeof *j->lens);
     ll_text(hq_now_ms(), j->now);
     ll_text(p->keep_seconds, j->keep);
-    for (int c = 0, k = 0; c < ncalls; k += 8 + 7 * calls[c].n, c++)
+    for (int c = 0, k = 0; c < ncalls; k += 8 + 8 * calls[c].n, c++)
         call_cmd(&calls[c], b, j->now, j->keep, j->argv + k, j->lens + k, &j->cmds[c]);
     producer_redis_pipeline_async(p, j->cmds, ncalls, j->replies, batch_answer, j);
 }

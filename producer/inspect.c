@@ -222,8 +222,10 @@ static json_t *delivery_attempts(const redisReply *h)
 }
 
 /* One delivery of GET /v1/events/{id}; inflight: the stream entry is
- * claimed by a worker (in the group's PEL). */
-static json_t *delivery_view(const char *did, const redisReply *h, int inflight)
+ * claimed by a worker (in the group's PEL); ev: the event's hash, whose
+ * created is the delivery's (a delivery hash of this version has none, nor
+ * an upd before its first outcome; see store_event in common/hookq.lua). */
+static json_t *delivery_view(const char *did, const redisReply *h, const redisReply *ev, int inflight)
 {
     const char *st = rstr(hfield(h, "st"));
     if (!st) st = "pending";
@@ -242,8 +244,9 @@ static json_t *delivery_view(const char *did, const redisReply *h, int inflight)
     json_object_set_new(o, "dead_reason",
                         reason && *reason && (strcmp(st, "dead") == 0 || strcmp(st, "cancelled") == 0)
                             ? json_string(reason) : json_null());
-    json_object_set_new(o, "created_at", time_or_null(rll(hfield(h, "created"), 0)));
-    json_object_set_new(o, "updated_at", time_or_null(rll(hfield(h, "upd"), 0)));
+    long long created = rll(hfield(h, "created"), rll(hfield(ev, "created"), 0));
+    json_object_set_new(o, "created_at", time_or_null(created));
+    json_object_set_new(o, "updated_at", time_or_null(rll(hfield(h, "upd"), created)));
     json_object_set_new(o, "attempts", delivery_attempts(h));
     return o;
 }
@@ -348,7 +351,7 @@ static void route_event(struct producer *p, hq_http_req *req, const char *id)
             const redisReply *r = pend[pidx[i]];
             inflight = r && r->type == REDIS_REPLY_ARRAY && r->elements > 0;
         }
-        json_array_append_new(arr, delivery_view(dids[i], hs[i], inflight));
+        json_array_append_new(arr, delivery_view(dids[i], hs[i], ev, inflight));
     }
     json_object_set_new(o, "deliveries", arr);
     answer(p, req, 200, o);
@@ -434,10 +437,14 @@ static void copy_member(json_t *o, const char *name, json_t *a, json_t *dflt)
     }
 }
 
-static json_t *log_view(const struct log_pick *e, const redisReply *h)
+/* One attempt of the log; h: HMGET dlv a<n> eid type ev (nil fields when
+ * the delivery expired); evh: when the delivery hash has no eid (those of
+ * this version, see store_event in common/hookq.lua), HMGET of its event
+ * id type, else NULL. */
+static json_t *log_view(const struct log_pick *e, const redisReply *h, const redisReply *evh)
 {
-    /* h: HMGET dlv a<n> eid type (nil fields when the delivery expired) */
-    const redisReply *ar = h && h->type == REDIS_REPLY_ARRAY && h->elements == 3 ? h->element[0] : NULL;
+    int hok = h && h->type == REDIS_REPLY_ARRAY && h->elements == 4;
+    const redisReply *ar = hok ? h->element[0] : NULL;
     json_t *a = ar && ar->type == REDIS_REPLY_STRING ? stored_json(ar->str, ar->len) : NULL;
     if (a && !json_is_object(a)) {
         json_decref(a);
@@ -445,8 +452,12 @@ static json_t *log_view(const struct log_pick *e, const redisReply *h)
     }
     json_t *o = json_object();
     json_object_set_new(o, "delivery_id", json_string(e->d));
-    const char *eid = h && h->type == REDIS_REPLY_ARRAY && h->elements == 3 ? rstr(h->element[1]) : NULL;
-    const char *type = h && h->type == REDIS_REPLY_ARRAY && h->elements == 3 ? rstr(h->element[2]) : NULL;
+    const char *eid = hok ? rstr(h->element[1]) : NULL;
+    const char *type = hok ? rstr(h->element[2]) : NULL;
+    if (!eid && evh && evh->type == REDIS_REPLY_ARRAY && evh->elements == 2) {
+        eid = rstr(evh->element[0]);
+        type = rstr(evh->element[1]);
+    }
     json_object_set_new(o, "event_id", eid ? json_string(eid) : json_null());
     json_object_set_new(o, "event_type", type ? json_string(type) : json_null());
     long long n = 0;
@@ -574,7 +585,8 @@ static void route_log(struct producer *p, hq_http_req *req, const char *epid)
     long long loglen = -1, rank = -1;
     unsigned long long cms = 0, cseq = 0;
     int fromtop = 1;   /* scanning from the newest entry: rank counts every attempt */
-    redisReply **hs = NULL;
+    redisReply **hs = NULL, **evhs = NULL;
+    int *evat = NULL;
     producer_cmd *cmds = NULL;
     char (*keys)[HQ_KEY_MAX + 64] = NULL;
     char (*fields)[32] = NULL;
@@ -693,17 +705,43 @@ static void route_log(struct producer *p, hq_http_req *req, const char *epid)
         producer_cmd_add(&cmds[i], fields[i]);
         producer_cmd_add(&cmds[i], "eid");
         producer_cmd_add(&cmds[i], "type");
+        producer_cmd_add(&cmds[i], "ev");
     }
     if (pipeline_all(p, req, cmds, nout, hs) != 0)
         goto out;
+    /* then the event id and type of deliveries that keep only their event's key */
+    evhs = hq_calloc(nout ? (size_t)nout : 1, sizeof *evhs);
+    evat = hq_calloc(nout ? (size_t)nout : 1, sizeof *evat);
+    int nev = 0;
+    for (int i = 0; i < nout; i++) {
+        evat[i] = -1;
+        const redisReply *h = hs[i];
+        if (h->type != REDIS_REPLY_ARRAY || h->elements != 4 || rstr(h->element[1]) || !rstr(h->element[3]))
+            continue;
+        evat[i] = nev;
+        producer_cmd_init(&cmds[nev]);
+        producer_cmd_add(&cmds[nev], "HMGET");
+        producer_cmd_add(&cmds[nev], h->element[3]->str);
+        producer_cmd_add(&cmds[nev], "id");
+        producer_cmd_add(&cmds[nev], "type");
+        nev++;
+    }
+    if (nev > 0 && pipeline_all(p, req, cmds, nev, evhs) != 0) {
+        free_replies(hs, nout);
+        goto out;
+    }
     json_t *data = json_array();
-    for (int i = 0; i < nout; i++) json_array_append_new(data, log_view(&picks[i], hs[i]));
+    for (int i = 0; i < nout; i++)
+        json_array_append_new(data, log_view(&picks[i], hs[i], evat[i] >= 0 ? evhs[evat[i]] : NULL));
+    free_replies(evhs, nev);
     free_replies(hs, nout);
     json_t *o = json_object();
     json_object_set_new(o, "data", data);
     json_object_set_new(o, "next_cursor", more && nout > 0 ? json_string(picks[nout - 1].id) : json_null());
     answer(p, req, 200, o);
 out:
+    hq_free(evat);
+    hq_free(evhs);
     hq_free(fields);
     hq_free(keys);
     hq_free(cmds);

@@ -44,10 +44,13 @@ def shard_of_id(i):
     return int(i[-3:], 16)
 
 
-def delivery_id(org, eid, epid):
-    """The id hookq_publish gives the delivery of event (org, eid) to epid."""
-    h = hashlib.sha1(("%s\0%s\0%s" % (org, eid, epid)).encode()).hexdigest()
-    return "dlv_" + h[:21] + "%03x" % shard_of_id(epid)
+def delivery_id(org, eid, epid, eps=None):
+    """The id a publish gives the delivery of event (org, eid) to epid, one of
+    the event's endpoints eps (all of them; default: epid alone): the digest
+    of (org, eid), then epid's position among them in sorted order."""
+    h = hashlib.sha1(("%s\0%s" % (org, eid)).encode()).hexdigest()
+    pos = sorted(eps).index(epid) if eps else 0
+    return "dlv_" + h[:18] + "%03x" % pos + "%03x" % shard_of_id(epid)
 
 
 def pipeline(R, cmds):
@@ -185,9 +188,9 @@ def _problems(R, accepted, endpoints, lost, settle_retry):
             if epid not in endpoints:
                 raise AssertionError("endpoint %s of event %s has no receiver in the map" % (epid, eid))
             if (eid, epid) in lost:
-                missing.append((org, eid, epid, delivery_id(org, eid, epid), True))
+                missing.append((org, eid, epid, delivery_id(org, eid, epid, eps), True))
             elif got.get((epid, eid), 0) == 0:
-                missing.append((org, eid, epid, delivery_id(org, eid, epid), False))
+                missing.append((org, eid, epid, delivery_id(org, eid, epid, eps), False))
     stats = {"pairs": sum(len(e) for _, _, e in accepted), "dead": 0, "lost": 0,
              "duplicates": sum(c - 1 for c in got.values() if c > 1)}
     if missing:
@@ -217,7 +220,7 @@ def _problems(R, accepted, endpoints, lost, settle_retry):
     if problems:
         return problems, stats
     # final state of every delivery hash (lost ones stay "pending": their entry vanished)
-    keys = [(tag(shard_of_id(epid)) + "dlv:" + delivery_id(org, eid, epid), eid, epid)
+    keys = [(tag(shard_of_id(epid)) + "dlv:" + delivery_id(org, eid, epid, eps), eid, epid)
             for org, eid, eps in accepted for epid in eps if (eid, epid) not in lost]
     for (k, eid, epid), st in zip(keys, pipeline(R, [("HGET", k, "st") for k, _, _ in keys])):
         if st not in ("delivered", "dead"):

@@ -164,7 +164,7 @@ def test_maxmemory_noeviction_never_partial():
         cmds = []
         for o, e, s in L.rejected:
             cmds.append(("EXISTS", T + "ev:org-oom:" + e))
-            cmds += [("EXISTS", T + "dlv:" + delivery_id(o, e, ep)) for ep in eps]
+            cmds += [("EXISTS", T + "dlv:" + delivery_id(o, e, ep, eps)) for ep in eps]
         assert not any(pipeline(W.R, cmds)), "an event answered 503 left data behind"
         check(W.R, L.expected(W.eps_of), W.endpoints, timeout=40)
     finally:

@@ -161,7 +161,10 @@ def hgetall(r, key):
 
 def delivery_hashes(r, shards=4, prefix="hq", **match):
     """Every delivery hash (<prefix>:{s}:dlv:*) whose fields equal match
-    (e.g. org="o1" or ep="ep_..."), each with its key under "_key"."""
+    (e.g. org="o1" or ep="ep_..."), each with its key under "_key". A
+    delivery hash keeps its event's id, type and creation time only in the
+    event hash it names (ev): they are filled in from there as eid, type and
+    created, as the API does."""
     out = []
     for s in range(shards):
         cursor = "0"
@@ -169,6 +172,11 @@ def delivery_hashes(r, shards=4, prefix="hq", **match):
             cursor, keys = r.cmd("SCAN", cursor, "MATCH", "%s:{%d}:dlv:*" % (prefix, s), "COUNT", 1000)
             for k in keys:
                 h = hgetall(r, k)
+                if "eid" not in h and h.get("ev"):
+                    e = hgetall(r, h["ev"])
+                    for f, ef in (("eid", "id"), ("type", "type"), ("created", "created")):
+                        if ef in e:
+                            h[f] = e[ef]
                 if all(h.get(f) == v for f, v in match.items()):
                     h["_key"] = k
                     out.append(h)

@@ -1,13 +1,15 @@
 """Batch ingest (issue 5): POST /v1/events/batch publishes each shard's
-events with one FCALL hookq_publish_batch, and reads most bodies with the
+events with one FCALL hookq_publish_batch_v2, and reads most bodies with the
 producer's own scanner (producer/evscan.c) instead of jansson. Checked here:
-hookq_publish_batch writes exactly what hookq_publish called event by event
-writes (random workloads: repeats, several orgs, patterns, inactive
+hookq_publish_batch_v2 (and hookq_publish_batch, an older producer's call)
+writes exactly what hookq_publish called event by event writes, delivery
+ids included (random workloads: repeats, several orgs, patterns, inactive
 endpoints, the seen-types cap); the API keeps per-item results in order,
 replays (also of a repeat inside one batch), 207 when a shard's call fails
 while the other shards' events stay accepted; and an event's stored data is
 the same canonical JSON whichever way the body was read (scanner, jansson,
 single POST)."""
+import hashlib
 import json
 import os
 import random
@@ -15,7 +17,7 @@ import re
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import SRC, Producer, Redis, hgetall, run  # noqa: E402
+from harness import SRC, Producer, Redis, RedisError, hgetall, run  # noqa: E402
 
 R = Redis()
 P = Producer(R)
@@ -54,15 +56,17 @@ def dump(r, prefix):
 
 
 def test_batch_function_writes_what_single_publishes_write():
-    a, b = Redis(), Redis()
-    for r in (a, b):
+    # a: hookq_publish per event; b: hookq_publish_batch (an older
+    # producer's call); c: hookq_publish_batch_v2 with the digests given
+    a, b, c = Redis(), Redis(), Redis()
+    for r in (a, b, c):
         r.cmd("FUNCTION", "LOAD", "REPLACE", LIB)
     T = "x:{2}:"
     rnd = random.Random(7)
     orgs = ["o%d" % i for i in range(4)]
     subs = [" * ", " lead.* ", " deal.* ", " a b.c ", " deal.x.* lead.won "]
     types = ["lead.created", "lead.won", "deal.x.y", "a", "b.c", "t.1", "t.2"]
-    for r in (a, b):
+    for r in (a, b, c):
         for o in orgs:
             for k in range(orgs.index(o) + 1):
                 ep = "ep_%s_%d" % (o, k)
@@ -83,9 +87,30 @@ def test_batch_function_writes_what_single_publishes_write():
         got = b.cmd("FCALL", "hookq_publish_batch", 1 + len(ks), T + "stream", *ks, T, now, keep, "002",
                     *[x for e in evs for x in e])
         assert got == want, (got, want)
-    da, db = dump(a, T), dump(b, T)
+        got = c.cmd("FCALL", "hookq_publish_batch_v2", 1 + len(ks), T + "stream", *ks, T, now, keep, "002",
+                    *[x for e in evs for x in e + (hashlib.sha1((e[0] + "\0" + e[1]).encode()).hexdigest()[:18],)])
+        assert got == want, (got, want)
+    da, db, dc = dump(a, T), dump(b, T), dump(c, T)
     assert da == db, sorted(k for k in set(da) | set(db) if da.get(k) != db.get(k))[:5]
+    assert da == dc, sorted(k for k in set(da) | set(dc) if da.get(k) != dc.get(k))[:5]
     assert len(db["org:o1:seen"][0]) == 1000
+    # delivery ids: "dlv_" + the event's digest + position among its targets + shard
+    for k, (v, _) in da.items():
+        if k.startswith("ev:"):
+            h = hashlib.sha1((v["org"] + "\0" + v["id"]).encode()).hexdigest()[:18]
+            want = ["dlv_%s%03x002" % (h, j) for j in range(int(v["n"]))]
+            assert v.get("dl", "").split() == want, (k, v.get("dl"), want)
+            for j, did in enumerate(want):
+                d = da["dlv:" + did][0]
+                assert d["ev"] == T + k and d["st"] == "pending", d
+                assert not {"n", "r", "upd", "eid", "type", "created"} & set(d), d
+    try:
+        c.cmd("FCALL", "hookq_publish_batch_v2", 2, T + "stream", T + "ev:o0:short", T, now, keep, "002",
+              "o0", "short", "a", "2026-01-01T00:00:00Z", "1767225600000", "{}", "abc")
+        raise AssertionError("a short digest was taken")
+    except RedisError as e:
+        assert "digest" in str(e), e
+    assert c.cmd("EXISTS", T + "ev:o0:short") == 0
 
 
 def test_batch_spans_shards_in_order_with_replays():
@@ -121,6 +146,25 @@ def test_batch_spans_shards_in_order_with_replays():
     assert j["results"][1]["deliveries"] == j["results"][0]["deliveries"] == 1, j
     ev = hgetall(R, "hq:{%d}:ev:bs-1:twice" % shard_of("bs-1"))
     assert ev["data"] == "{}", ev
+
+
+def test_older_library_reloaded_mid_rollout():
+    """An older process put back its library, which has no
+    hookq_publish_batch_v2: the producer is told "Function not found", loads
+    its own again and publishes the batch, with the same delivery ids."""
+    old = LIB.replace("redis.register_function('hookq_publish_batch_v2',", "local _ = (")
+    assert old != LIB
+    R.cmd("FUNCTION", "LOAD", "REPLACE", old)
+    org = "bs-roll"
+    P.endpoint(org, "http://127.0.0.1:9/x", events=["*"])
+    st, j = P.api("POST", "/v1/events/batch", {"events": [
+        {"type": "t.r", "org_id": org, "id": "roll%d" % i, "data": {}} for i in range(3)]})
+    assert st == 202 and all(r["status"] == 202 and r["deliveries"] == 1 for r in j["results"]), (st, j)
+    assert "hookq_publish_batch_v2" in str(R.cmd("FUNCTION", "LIST", "LIBRARYNAME", "hookq"))
+    for i in range(3):
+        ev = hgetall(R, "hq:{%d}:ev:%s:roll%d" % (shard_of(org), org, i))
+        h = hashlib.sha1(("%s\0roll%d" % (org, i)).encode()).hexdigest()[:18]
+        assert ev["dl"] == "dlv_%s000%03x" % (h, shard_of(org)), ev
 
 
 def test_a_batch_bigger_than_one_call():
@@ -224,5 +268,6 @@ def test_malformed_batches_keep_their_answers():
 
 if __name__ == "__main__":
     run([test_batch_function_writes_what_single_publishes_write, test_batch_spans_shards_in_order_with_replays,
-         test_a_batch_bigger_than_one_call, test_a_failing_shard_gets_503_and_the_others_stay_accepted,
+         test_older_library_reloaded_mid_rollout, test_a_batch_bigger_than_one_call,
+         test_a_failing_shard_gets_503_and_the_others_stay_accepted,
          test_stored_data_is_canonical_whichever_way_the_body_is_read, test_malformed_batches_keep_their_answers])
