@@ -19,6 +19,11 @@ struct hq_redis_uv {
     redisAsyncContext *ac;  /* NULL once hiredis called cleanup */
     uv_poll_t poll;
     int events;             /* UV_READABLE|UV_WRITABLE currently wanted */
+    int started;            /* events the poll was last started with; 0 stopped:
+                             * uv_poll_start always re-registers the fd (an
+                             * epoll_ctl DEL at once, an ADD on the next loop
+                             * turn), so hiredis asking for write again for
+                             * every queued command must not restart it */
 };
 
 /* Poll callback: dispatches to hiredis. A read handler may free the context
@@ -26,8 +31,10 @@ struct hq_redis_uv {
 static void on_poll(uv_poll_t *h, int status, int events)
 {
     struct hq_redis_uv *p = h->data;
-    if (status < 0)
+    if (status < 0) {
+        p->started = 0;                     /* libuv stopped the poll itself */
         events = UV_READABLE | UV_WRITABLE; /* let hiredis discover the error */
+    }
     if (p->ac && (events & UV_READABLE))
         redisAsyncHandleRead(p->ac);
     if (p->ac && (events & UV_WRITABLE))
@@ -36,6 +43,9 @@ static void on_poll(uv_poll_t *h, int status, int events)
 
 static void update(struct hq_redis_uv *p)
 {
+    if (p->events == p->started)
+        return;
+    p->started = p->events;
     if (p->events)
         uv_poll_start(&p->poll, p->events, on_poll);
     else
@@ -97,6 +107,7 @@ int hq_redis_uv_attach(redisAsyncContext *ac, uv_loop_t *loop)
         return -1;
     }
     p->ac = ac;
+    p->started = 0;
     p->poll.data = p;
     ac->ev.data = p;
     ac->ev.addRead = add_read;
