@@ -120,14 +120,35 @@ static const unsigned char json_esc[256] = {
     [0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1,
 };
 
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* The length of the longest prefix of u[0..n) with no byte json_esc marks,
+ * eight bytes at a time: a word holds such a byte when one of its bytes is
+ * below 0x20 or equals '"' or '\\' (the usual "has a byte less than" and
+ * "has a zero byte" tests: never a miss, a rare false alarm only sends that
+ * word through the table). */
+static size_t json_plain(const unsigned char *u, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, q, b;
+        memcpy(&x, u + i, 8);
+        q = x ^ (ONES * '"');
+        b = x ^ (ONES * '\\');
+        if (((x - ONES * 0x20) & ~x & HIGHS) | ((q - ONES) & ~q & HIGHS) | ((b - ONES) & ~b & HIGHS))
+            break;
+    }
+    while (i < n && !json_esc[u[i]])
+        i++;
+    return i;
+}
+
 /* Appends s[0..n) as a JSON string, byte for byte what hq_json_write_string
  * writes; in one copy when nothing needs escaping (the usual case). */
 static void rb_json(const char *s, size_t n)
 {
-    const unsigned char *u = (const unsigned char *)s;
-    size_t i = 0;
-    while (i < n && !json_esc[u[i]])
-        i++;
+    size_t i = json_plain((const unsigned char *)s, n);
     if (i < n) {
         hq_buf t;
         hq_buf_init(&t, 0);
@@ -240,66 +261,131 @@ static void rfc3339(int64_t ms, char *out, int with_ms)
  * sees each of them (and a custom header with an empty value is still
  * dropped by curl, as before). Values with CR or LF are never sent.
  *
- * The node texts are gathered in hdr_text ("...\0" each) and then copied,
- * with their curl_slist nodes, into one allocation (hdr_block): no malloc per
- * header. The worker is single-threaded. The attempt record's
- * request_headers are written from that block when the attempt ends
- * (rb_request_headers). */
-static hq_buf hdr_text;
+ * The node texts are gathered in one scratch buffer kept between requests
+ * (ht: "...\0" each, written with memcpy, names and values measured once)
+ * and then copied, with their curl_slist nodes, into one allocation
+ * (hdr_block): no malloc per header. The worker is single-threaded. Only
+ * names and values that come from the event or the endpoint are checked for
+ * CR, LF (and a colon in a name); hookq's own names and the values it
+ * formats (timestamps, numbers, hex and base64) cannot hold them. The
+ * attempt record's request_headers are written from that block when the
+ * attempt ends (rb_request_headers). */
+static char *ht;             /* the node texts: "...\0" each */
+static size_t ht_len, ht_cap;
 static int hdr_n;
 static int hdr_merging;      /* the last node takes more lines */
 
-/* 1 when name: value may be sent (no CR/LF, no colon in the name). */
-static int hdr_ok(const char *name, const char *value)
+/* Room for n more bytes at ht + ht_len. */
+static char *ht_room(size_t n)
 {
-    return !strpbrk(name, "\r\n:") && !strpbrk(value, "\r\n");
+    if (ht_len + n > ht_cap) {
+        size_t c = ht_cap ? ht_cap : 1024;
+        while (c < ht_len + n)
+            c *= 2;
+        ht = hq_realloc(ht, c);
+        ht_cap = c;
+    }
+    return ht + ht_len;
 }
 
-static void hdr_put(const char *name, const char *value)
+/* Bytes that may not be sent: 1 = CR or LF (never in a name or a value),
+ * 2 = ':' (never in a name). */
+static const unsigned char hdr_bad[256] = { ['\r'] = 1, ['\n'] = 1, [':'] = 2 };
+
+/* 1 when s[0..n) may be a header value (no CR or LF). */
+static int value_ok(const char *s, size_t n)
 {
-    hq_buf_puts(&hdr_text, name);
-    hq_buf_append(&hdr_text, ": ", 2);
-    hq_buf_puts(&hdr_text, value);
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < n; i++)
+        if (hdr_bad[u[i]] & 1)
+            return 0;
+    return 1;
 }
 
-/* A header as a node of its own. */
-static void hdr_node(const char *name, const char *value)
+/* 1 when s[0..n) may be a header name (no CR, LF or colon). */
+static int name_ok(const char *s, size_t n)
 {
-    if (!hdr_ok(name, value))
-        return;
-    hdr_put(name, value);
-    hq_buf_append(&hdr_text, "", 1);   /* the NUL ends the node */
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < n; i++)
+        if (hdr_bad[u[i]])
+            return 0;
+    return 1;
+}
+
+/* Appends "name: value" (no terminator). */
+static void hdr_put(const char *name, size_t nl, const char *value, size_t vl)
+{
+    char *p = ht_room(nl + 2 + vl + 3);   /* + CRLF or NUL of the caller */
+    memcpy(p, name, nl);
+    p[nl] = ':';
+    p[nl + 1] = ' ';
+    memcpy(p + nl + 2, value, vl);
+    ht_len += nl + 2 + vl;
+}
+
+static void hdr_end_node(void)
+{
+    *ht_room(1) = '\0';
+    ht_len++;
+}
+
+/* A header as a node of its own; the caller checked name and value. */
+static void hdr_node_n(const char *name, size_t nl, const char *value, size_t vl)
+{
+    hdr_put(name, nl, value, vl);
+    hdr_end_node();
     hdr_n++;
     hdr_merging = 0;
 }
 
-/* A header of hookq's own: one more line of the merged node. An empty value
- * gets a node of its own (curl drops a blank header only when it is a
- * whole node). */
-static void hdr_merge(const char *name, const char *value)
+/* A header as a node of its own, unless name or value may not be sent. */
+static void hdr_node(const char *name, const char *value)
 {
-    if (!value[0]) {
-        hdr_node(name, value);
+    size_t nl = strlen(name), vl = strlen(value);
+    if (name_ok(name, nl) && value_ok(value, vl))
+        hdr_node_n(name, nl, value, vl);
+}
+
+/* A header of hookq's own whose name and value the caller checked (or that
+ * cannot hold a CR, LF or a colon in its name): one more line of the merged
+ * node. An empty value gets a node of its own (curl drops a blank header
+ * only when it is a whole node). */
+static void hdr_merge_n(const char *name, size_t nl, const char *value, size_t vl)
+{
+    if (!vl) {
+        hdr_node_n(name, nl, value, vl);
         return;
     }
-    if (!hdr_ok(name, value))
-        return;
     if (hdr_merging) {
-        hdr_text.len--;                 /* reopen the node: drop its NUL */
-        hq_buf_append(&hdr_text, "\r\n", 2);
+        ht_len--;                       /* reopen the node: its NUL becomes CRLF */
+        char *p = ht_room(2);
+        p[0] = '\r';
+        p[1] = '\n';
+        ht_len += 2;
     } else {
         hdr_n++;
         hdr_merging = 1;
     }
-    hdr_put(name, value);
-    hq_buf_append(&hdr_text, "", 1);
+    hdr_put(name, nl, value, vl);
+    hdr_end_node();
+}
+
+#define HDR_LIT(name, value, vl) hdr_merge_n(name, sizeof(name) - 1, value, vl)
+
+/* hdr_merge_n for a name or value that may hold what may not be sent: such
+ * a header is left out. */
+static void hdr_merge(const char *name, const char *value)
+{
+    size_t nl = strlen(name), vl = strlen(value);
+    if (name_ok(name, nl) && value_ok(value, vl))
+        hdr_merge_n(name, nl, value, vl);
 }
 
 /* A node curl reads as "do not send your default of this header". */
-static void hdr_off(const char *line)
+static void hdr_off(const char *line, size_t n)
 {
-    hq_buf_puts(&hdr_text, line);
-    hq_buf_append(&hdr_text, "", 1);
+    memcpy(ht_room(n + 1), line, n + 1);
+    ht_len += n + 1;
     hdr_n++;
     hdr_merging = 0;
 }
@@ -308,28 +394,33 @@ static void hdr_off(const char *line)
  * with hq_free (the block starts with the first node). */
 static struct curl_slist *hdr_block(void)
 {
+    if (!hdr_n)
+        return NULL;
     size_t nodes = (size_t)hdr_n * sizeof(struct curl_slist);
-    char *blk = hq_malloc(nodes + hdr_text.len + 1);
+    char *blk = hq_malloc(nodes + ht_len + 1);
     struct curl_slist *v = (struct curl_slist *)blk;
     char *t = blk + nodes;
-    memcpy(t, hdr_text.data ? hdr_text.data : "", hdr_text.len);
+    memcpy(t, ht, ht_len);
     for (int i = 0; i < hdr_n; i++) {
         v[i].data = t;
         v[i].next = i + 1 < hdr_n ? &v[i + 1] : NULL;
         t += strlen(t) + 1;
     }
-    return hdr_n ? v : (hq_free(blk), (struct curl_slist *)NULL);
+    return v;
 }
 
 /* 1 when the attempt record shows this request header as "[redacted]":
- * the signature headers and the auth headers, also as custom headers. */
-static int hdr_redacted(const hq_endpoint *e, const char *name, size_t n)
+ * the signature headers (sig: the endpoint's, sigl its length) and the auth
+ * headers, also as custom headers. */
+static int hdr_redacted(const char *sig, size_t sigl, const char *name, size_t n)
 {
-    const char *sig = e && e->signature_header && e->signature_header[0] ? e->signature_header
-                                                                        : "X-Webhook-Signature";
-    const char *names[] = { sig, "webhook-signature", "Authorization", "X-API-KEY" };
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strlen(names[i]) == n && strncasecmp(names[i], name, n) == 0)
+    static const struct { const char *s; size_t n; } fixed[] = {
+        { "webhook-signature", 17 }, { "Authorization", 13 }, { "X-API-KEY", 9 },
+    };
+    if (n == sigl && strncasecmp(sig, name, n) == 0)
+        return 1;
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        if (n == fixed[i].n && strncasecmp(fixed[i].s, name, n) == 0)
             return 1;
     return 0;
 }
@@ -339,6 +430,9 @@ static int hdr_redacted(const hq_endpoint *e, const char *name, size_t n)
  * are "name: value" (build_headers wrote them; no value holds a CR). */
 static void rb_request_headers(const struct delivery *d, const hq_endpoint *e)
 {
+    const char *sig = e && e->signature_header && e->signature_header[0] ? e->signature_header
+                                                                        : "X-Webhook-Signature";
+    size_t sigl = strlen(sig);
     RB_LIT("{");
     int first = 1;
     for (const struct curl_slist *n = d->hdrs; n && n->next && n->next->next; n = n->next) {
@@ -355,7 +449,7 @@ static void rb_request_headers(const struct delivery *d, const hq_endpoint *e)
                 first = 0;
                 rb_json(line, nl);
                 RB_LIT(":");
-                if (hdr_redacted(e, line, nl))
+                if (hdr_redacted(sig, sigl, line, nl))
                     RB_LIT("\"[redacted]\"");
                 else
                     rb_json(v, (size_t)(line + len - v));
@@ -372,17 +466,20 @@ static void build_headers(struct delivery *d, const hq_endpoint *e, const char *
 {
     char buf[1024], ts[40];
     struct event *ev = d->ev;
-    hq_buf_reset(&hdr_text);
+    size_t idl = strlen(ev->id), tyl = strlen(ev->type);
+    int id_ok = value_ok(ev->id, idl);
+    ht_len = 0;
     hdr_n = 0;
     hdr_merging = 0;
-    hdr_merge("Content-Type", "application/json");   /* first line of the merged node */
-    hdr_merge("User-Agent", "hookq/" HOOKQ_VERSION);
-    hdr_merge("X-Webhook-Id", ev->id);
-    hdr_merge("X-Webhook-Event", ev->type);
+    HDR_LIT("Content-Type", "application/json", 16);   /* first line of the merged node */
+    HDR_LIT("User-Agent", "hookq/" HOOKQ_VERSION, sizeof("hookq/" HOOKQ_VERSION) - 1);
+    if (id_ok)
+        HDR_LIT("X-Webhook-Id", ev->id, idl);
+    if (value_ok(ev->type, tyl))
+        HDR_LIT("X-Webhook-Event", ev->type, tyl);
     rfc3339(d->at_ms, ts, 0);
-    hdr_merge("X-Webhook-Timestamp", ts);
-    *hq_i64_dec(buf, d->n) = '\0';
-    hdr_merge("X-Webhook-Attempt", buf);
+    HDR_LIT("X-Webhook-Timestamp", ts, strlen(ts));
+    HDR_LIT("X-Webhook-Attempt", buf, (size_t)(hq_i64_dec(buf, d->n) - buf));
 
     int rotating = e->old_secret && e->old_secret[0] && d->at_ms < e->old_secret_until_ms;
     const char *secret = e->secret ? e->secret : "";
@@ -394,13 +491,16 @@ static void build_headers(struct delivery *d, const hq_endpoint *e, const char *
             p += 7;
         }
         hq_hmac_sha256_hex(sigsecret, strlen(sigsecret), body, len, p);
-        hdr_merge(e->signature_header && e->signature_header[0] ? e->signature_header
-                                                                : "X-Webhook-Signature", buf);
+        const char *sh = e->signature_header && e->signature_header[0] ? e->signature_header
+                                                                      : "X-Webhook-Signature";
+        size_t shl = strlen(sh);
+        if (name_ok(sh, shl))
+            hdr_merge_n(sh, shl, buf, (size_t)(p - buf) + 64);
     }
-    hdr_merge("webhook-id", ev->id);
+    if (id_ok)
+        HDR_LIT("webhook-id", ev->id, idl);
     int64_t tsec = d->at_ms / 1000;
-    *hq_i64_dec(buf, tsec) = '\0';
-    hdr_merge("webhook-timestamp", buf);
+    HDR_LIT("webhook-timestamp", buf, (size_t)(hq_i64_dec(buf, tsec) - buf));
     unsigned char key[HQ_SECRET_MAX + 8];
     char sig_new[128], sig_old[128];
     size_t kl = hq_secret_key(secret, key);
@@ -409,9 +509,9 @@ static void build_headers(struct delivery *d, const hq_endpoint *e, const char *
         kl = hq_secret_key(e->old_secret, key);
         hq_sign_standard(key, kl, ev->id, tsec, body, len, sig_old);
         snprintf(buf, sizeof buf, "%s %s", sig_old, sig_new);
-        hdr_merge("webhook-signature", buf);
+        HDR_LIT("webhook-signature", buf, strlen(buf));
     } else {
-        hdr_merge("webhook-signature", sig_new);
+        HDR_LIT("webhook-signature", sig_new, strlen(sig_new));
     }
     memset(key, 0, sizeof key);
 
@@ -426,9 +526,10 @@ static void build_headers(struct delivery *d, const hq_endpoint *e, const char *
         memcpy(up + ul + 1, p, pl);
         char *b64 = hq_malloc(4 * ((ul + pl + 3) / 3) + 8 + 6);
         memcpy(b64, "Basic ", 6);
-        hq_base64_encode(up, ul + pl + 1, b64 + 6);
-        hdr_merge("Authorization", b64);
+        size_t bl = hq_base64_encode(up, ul + pl + 1, b64 + 6);
+        HDR_LIT("Authorization", b64, 6 + bl);   /* base64: nothing to check */
         memset(up, 0, ul + pl + 1);
+        memset(b64, 0, 6 + bl);
         hq_free(up);
         hq_free(b64);
         break;
@@ -436,28 +537,33 @@ static void build_headers(struct delivery *d, const hq_endpoint *e, const char *
     case HQ_AUTH_API_KEY:
         hdr_merge("X-API-KEY", e->auth_key ? e->auth_key : "");
         break;
-    case HQ_AUTH_BEARER:
-        snprintf(buf, sizeof buf, "Bearer %s", e->auth_key ? e->auth_key : "");
-        hdr_merge("Authorization", buf);
+    case HQ_AUTH_BEARER: {
+        /* "Bearer " + the token, cut to sizeof buf - 1 bytes as before */
+        const char *k = e->auth_key ? e->auth_key : "";
+        size_t kn = strlen(k);
+        if (kn > sizeof buf - 1 - 7)
+            kn = sizeof buf - 1 - 7;
+        memcpy(buf, "Bearer ", 7);
+        memcpy(buf + 7, k, kn);
+        if (value_ok(buf, 7 + kn))
+            HDR_LIT("Authorization", buf, 7 + kn);
         break;
+    }
     default:
         break;
     }
     for (int i = 0; i < e->nheaders; i++)
         hdr_node(e->headers[i].name, e->headers[i].value ? e->headers[i].value : "");
     /* no curl defaults: no Expect: 100-continue, no Accept */
-    hdr_off("Expect:");
-    hdr_off("Accept:");
+    hdr_off("Expect:", 7);
+    hdr_off("Accept:", 7);
     d->hdrs = hdr_block();
     memset(buf, 0, sizeof buf);
-    if (hdr_text.data)
-        memset(hdr_text.data, 0, hdr_text.len);   /* it held the auth value */
+    memset(ht, 0, ht_len);   /* it held the auth value */
 }
 
-static size_t on_body(char *p, size_t sz, size_t nm, void *ud)
+size_t delivery_on_body(struct delivery *d, const char *p, size_t n)
 {
-    struct delivery *d = ud;
-    size_t n = sz * nm;
     if (d->resp_total + n > RESP_MAX) {
         d->resp_total += n;
         return 0;  /* abort: a worker never reads more than 64 KiB */
@@ -470,10 +576,8 @@ static size_t on_body(char *p, size_t sz, size_t nm, void *ud)
     return n;
 }
 
-static size_t on_header(char *p, size_t sz, size_t nm, void *ud)
+size_t delivery_on_header(struct delivery *d, const char *p, size_t n)
 {
-    struct delivery *d = ud;
-    size_t n = sz * nm;
     d->resp_total += n;        /* the head counts towards the 64 KiB read cap */
     if (d->resp_total > RESP_MAX)
         return 0;              /* abort: CURLE_WRITE_ERROR, head incomplete */
@@ -691,20 +795,14 @@ void delivery_start(struct delivery *d)
         t = 100;
     CURL *c = http_easy(w, d);
     d->easy = c;
-    d->errbuf[0] = '\0';
-    /* every option a previous request on this pooled handle set is set
-     * again here (http_easy does not reset the handle) */
+    /* every per-request option a previous request on this pooled handle set
+     * is set again here (http_easy does not reset the handle; callbacks,
+     * their data and the error buffer are the handle's own, set once) */
     http_set_url(d, d->cfg);
+    http_set_timeout(d, (long)t);
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);   /* implies POST */
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, d->hdrs);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)t);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)t);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, d->errbuf);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, d);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, d);
     if (http_add(w, d) != 0)
         delivery_http_done(d, CURLE_FAILED_INIT);
 }
@@ -747,8 +845,14 @@ void delivery_http_done(struct delivery *d, CURLcode rc)
 {
     struct hq_worker *w = d->w;
     long code = 0;
-    if (d->easy)
+    char errbuf[CURL_ERROR_SIZE];
+    errbuf[0] = '\0';
+    if (d->easy) {
         curl_easy_getinfo(d->easy, CURLINFO_RESPONSE_CODE, &code);
+        const char *eb = http_errbuf(d);   /* the handle goes back to the pool below */
+        if (eb[0])
+            snprintf(errbuf, sizeof errbuf, "%s", eb);
+    }
     int64_t latency = (int64_t)((hq_mono_ns() - d->t0_ns) / 1000000);
     http_release(w, d);
     inflight_unlink(d);
@@ -780,8 +884,8 @@ void delivery_http_done(struct delivery *d, CURLcode rc)
             snprintf(err, sizeof err, "response head larger than %d KiB", RESP_MAX / 1024);
         else if (rc == CURLE_OUT_OF_MEMORY && !d->head_done && d->resp_total > 0)
             snprintf(err, sizeof err, "response head too large (a header line over libcurl's limit)");
-        else if (d->errbuf[0])
-            snprintf(err, sizeof err, "%s", d->errbuf);
+        else if (errbuf[0])
+            snprintf(err, sizeof err, "%s", errbuf);
         else
             snprintf(err, sizeof err, "%s", curl_easy_strerror(rc));
     }

@@ -53,11 +53,23 @@ struct lane {
     int running;                   /* transfers added and not removed */
 };
 
-/* What http.c keeps per easy handle (its CURLOPT_PRIVATE). */
+/* The file an fd names (fstat's st_dev, st_ino): see struct sockctx. */
+struct fdid {
+    dev_t dev;
+    ino_t ino;
+};
+
+/* What http.c keeps per easy handle (its CURLOPT_PRIVATE, and the data
+ * pointer of its callbacks, which find the delivery as ez->d: set once when
+ * the handle is made, not per request). */
 struct easy {
     CURL *c;
     struct delivery *d;    /* the delivery whose transfer uses it; NULL in the pool */
     uint64_t url_gen;      /* epcfg.url_gen of the CURLU it was given; 0 none */
+    long timeout_ms;       /* CURLOPT_TIMEOUT_MS and _CONNECTTIMEOUT_MS it has; 0 none */
+    curl_socket_t opened;  /* the last socket on_opensocket opened for its transfer, */
+    struct fdid opened_id; /* and its file; CURL_SOCKET_BAD none (see prove_opened) */
+    char errbuf[CURL_ERROR_SIZE];   /* its CURLOPT_ERRORBUFFER */
 };
 
 static uint64_t url_gen_next = 1;
@@ -102,12 +114,15 @@ static struct easy *easy_of(CURL *c)
  *   curl, dropped without any epoll_ctl on the number (sock_forget);
  * - on_opensocket re-points a sockctx it finds under a fresh fd to the new
  *   socket: curl keeps its per-fd-number state across the close and may not
- *   ask again for a number it already watched. */
-struct fdid {
-    dev_t dev;
-    ino_t ino;
-};
-
+ *   ask again for a number it already watched.
+ * The identity check (an fstat: ~1.3 per delivery and ~2 % of the worker's
+ * CPU when it ran on every CURL_POLL_REMOVE and re-add) stops once a socket
+ * is proven: a transfer that opened it got its whole response over it
+ * (prove_opened), so its connect finished (TCP and TLS), and libcurl 7.88
+ * closes such a socket only through on_closesocket (the plain close() is
+ * for sockets whose connect never finished). A proven socket is not checked
+ * again when it idles or is reused. A sockctx re-pointed to a fresh socket
+ * by on_opensocket is unproven. */
 struct sockctx {
     uv_poll_t poll;
     curl_socket_t fd;
@@ -116,6 +131,7 @@ struct sockctx {
     int events;                    /* UV_READABLE|UV_WRITABLE the poll runs with; 0 stopped */
     int wanted;                    /* curl watches it (between CURL_POLL_IN/OUT and _REMOVE) */
     int ours;                      /* a connection socket: closed through on_closesocket */
+    int proven;                    /* ours, connected, identity checked once (see above) */
     struct fdid id;                /* the file the poll was made for */
     struct sockctx *prev, *next;   /* w->socks, while not closing */
 };
@@ -187,6 +203,21 @@ static void warn_stale(curl_socket_t fd)
     hq_warn("http: dropping the poll of a socket closed without the close callback", "fd", n);
 }
 
+/* A transfer ended: if it opened a connection and got its whole response
+ * over it (rc CURLE_OK), that socket finished its connect and, still the
+ * file on_opensocket opened, is proven (see struct sockctx). A connection
+ * it reused was proven by the transfer that opened it, or stays unproven
+ * (checked on every idle and re-add, as before). */
+static void prove_opened(struct easy *ez, CURLcode rc)
+{
+    if (ez->opened == CURL_SOCKET_BAD)
+        return;
+    struct sockctx *sc = rc == CURLE_OK ? fd_lookup(ez->opened) : NULL;
+    if (sc && sc->ours && !sc->proven && fdid_eq(&sc->id, &ez->opened_id) && sock_same(sc))
+        sc->proven = 1;
+    ez->opened = CURL_SOCKET_BAD;
+}
+
 static void check_done(struct lane *ln)
 {
     CURLMsg *m;
@@ -198,6 +229,8 @@ static void check_done(struct lane *ln)
         CURLcode rc = m->data.result;
         struct easy *ez = easy_of(e);
         struct delivery *d = ez ? ez->d : NULL;
+        if (ez)
+            prove_opened(ez, rc);
         if (d) {
             delivery_http_done(d, rc);  /* removes e from the multi */
         } else {
@@ -318,17 +351,18 @@ static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *sock
          * running. Anything else (a connect attempt curl gave up on and may
          * already have closed without on_closesocket, the resolver's
          * socketpair) is closed now, while the number is still curl's. */
-        if (sc->ours && sc->events == UV_READABLE && sock_same(sc)) {
+        if (sc->ours && sc->events == UV_READABLE && (sc->proven || sock_same(sc))) {
             sc->wanted = 0;
             return 0;
         }
         sock_unlink_close(w, sc);
         return 0;
     }
-    if (sc && !sc->wanted && !sock_same(sc)) {
+    if (sc && !sc->wanted && !sc->proven && !sock_same(sc)) {
         /* an idle socket's number now names another file curl watches: the
          * old one was closed behind our back (never expected, see struct
-         * sockctx); the number is curl's, so closing the poll is safe */
+         * sockctx); the number is curl's, so closing the poll is safe. A
+         * proven socket is still its file (see struct sockctx). */
         warn_stale(s);
         sock_unlink_close(w, sc);
         sc = NULL;
@@ -527,9 +561,12 @@ static const char *addr_refused(const struct hq_worker *w, const struct sockaddr
 
 static curl_socket_t on_opensocket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
 {
-    struct delivery *d = clientp;
-    const char *why = addr_refused(d->w, &a->addr);
+    struct easy *ez = clientp;
+    struct delivery *d = ez->d;
     (void)purpose;
+    if (!d)
+        return CURL_SOCKET_BAD;   /* no transfer of ours (never expected) */
+    const char *why = addr_refused(d->w, &a->addr);
     if (why) {
         char ip[INET6_ADDRSTRLEN] = "?";
         if (a->family == AF_INET)
@@ -560,6 +597,7 @@ static curl_socket_t on_opensocket(void *clientp, curlsocktype purpose, struct c
         uv_poll_stop(&old->poll);
         old->id = id;
         old->ours = 1;
+        old->proven = 0;
         if (old->events)
             uv_poll_start(&old->poll, old->events, on_poll);
     } else if (old) {
@@ -568,6 +606,8 @@ static curl_socket_t on_opensocket(void *clientp, curlsocktype purpose, struct c
     fd_grow(fd);
     fd_ours[fd] = 1;
     fd_id[fd] = id;
+    ez->opened = fd;
+    ez->opened_id = id;
     return fd;
 }
 
@@ -706,6 +746,21 @@ int http_init(struct hq_worker *w)
     return 0;
 }
 
+/* CURLOPT_WRITEFUNCTION and _HEADERFUNCTION of every handle: the data
+ * pointer is the handle's struct easy; the delivery's own callbacks
+ * (delivery.c) get ez->d. */
+static size_t on_body(char *p, size_t sz, size_t nm, void *ud)
+{
+    struct easy *ez = ud;
+    return ez->d ? delivery_on_body(ez->d, p, sz * nm) : 0;
+}
+
+static size_t on_header(char *p, size_t sz, size_t nm, void *ud)
+{
+    struct easy *ez = ud;
+    return ez->d ? delivery_on_header(ez->d, p, sz * nm) : 0;
+}
+
 /* A new pooled handle with the options that never change between requests
  * (set once: a reused handle keeps its options, so nothing is reset or
  * parsed again per request). No proxy is ever used, and none is taken from
@@ -721,6 +776,7 @@ static CURL *easy_new(struct hq_worker *w)
     }
     struct easy *ez = hq_calloc(1, sizeof *ez);
     ez->c = c;
+    ez->opened = CURL_SOCKET_BAD;
     curl_easy_setopt(c, CURLOPT_PRIVATE, (char *)ez);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
@@ -739,10 +795,16 @@ static CURL *easy_new(struct hq_worker *w)
      * slow5k (5,000 in flight): worker peak RSS 93-105 -> 73-82 MiB. */
     curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 1024L);
     curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, on_opensocket);
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, ez);
     curl_easy_setopt(c, CURLOPT_CLOSESOCKETFUNCTION, on_closesocket);
     curl_easy_setopt(c, CURLOPT_CLOSESOCKETDATA, w);
     if (w->ca_file && w->ca_file[0])
         curl_easy_setopt(c, CURLOPT_CAINFO, w->ca_file);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, ez);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, ez);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ez->errbuf);
     return c;
 }
 
@@ -757,9 +819,26 @@ static void easy_cleanup(CURL *c)
 CURL *http_easy(struct hq_worker *w, struct delivery *d)
 {
     CURL *c = w->neasy_free ? w->easy_free[--w->neasy_free] : easy_new(w);
-    easy_of(c)->d = d;
-    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, d);
+    struct easy *ez = easy_of(c);
+    ez->d = d;
+    ez->errbuf[0] = '\0';
+    ez->opened = CURL_SOCKET_BAD;
     return c;
+}
+
+void http_set_timeout(struct delivery *d, long ms)
+{
+    struct easy *ez = easy_of(d->easy);
+    if (ez->timeout_ms != ms) {
+        curl_easy_setopt(d->easy, CURLOPT_TIMEOUT_MS, ms);
+        curl_easy_setopt(d->easy, CURLOPT_CONNECTTIMEOUT_MS, ms);
+        ez->timeout_ms = ms;
+    }
+}
+
+const char *http_errbuf(const struct delivery *d)
+{
+    return d->easy ? easy_of(d->easy)->errbuf : "";
 }
 
 void http_set_url(struct delivery *d, struct epcfg *cfg)

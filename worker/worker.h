@@ -143,7 +143,6 @@ struct delivery {
     int lane;                       /* http.c: 1 + lane index while added */
     struct curl_slist *hdrs;        /* request headers, one block (delivery.c hdr_block);
                                        the attempt record's request_headers come from it */
-    char errbuf[CURL_ERROR_SIZE];
     hq_buf resp;                    /* first RESP_KEEP bytes of the body */
     size_t resp_total;
     int64_t retry_after_ms;         /* -1 = none */
@@ -330,6 +329,10 @@ void delivery_start(struct delivery *d);
 void delivery_abort(struct delivery *d);
 /* Called by http.c when the transfer ended (CURLE_* result). */
 void delivery_http_done(struct delivery *d, CURLcode rc);
+/* curl's body and header callbacks of d's transfer (through http.c): n
+ * bytes at p; returns n, or 0 to abort the transfer (64 KiB read cap). */
+size_t delivery_on_body(struct delivery *d, const char *p, size_t n);
+size_t delivery_on_header(struct delivery *d, const char *p, size_t n);
 /* Decides an outcome without an HTTP attempt (event missing, endpoint
  * missing or disabled): outcome is "dead" or "cancel". */
 void delivery_finish_noattempt(struct delivery *d, const char *outcome, const char *reason);
@@ -369,11 +372,18 @@ int status_listen(struct hq_worker *w);
 /* ---- http.c ---- */
 int http_init(struct hq_worker *w);
 /* A pooled easy handle with the process-wide options (SSRF guard, no
- * redirects, no proxy, CA file) set, for d's transfer (check_done finds d
- * from the handle). It is not reset between requests: the caller sets every
- * per-request option (URL via http_set_url, body, headers, timeouts,
- * callbacks and their data) each time. */
+ * redirects, no proxy, CA file) and its own callbacks (delivery_on_body,
+ * delivery_on_header; their data is the handle's, which knows d) and error
+ * buffer set, for d's transfer (check_done finds d from the handle). It is
+ * not reset between requests: the caller sets every per-request option (URL
+ * via http_set_url, timeouts via http_set_timeout, body, headers) each time. */
 CURL *http_easy(struct hq_worker *w, struct delivery *d);
+/* CURLOPT_TIMEOUT_MS and CURLOPT_CONNECTTIMEOUT_MS of d's handle = ms (set
+ * only when the handle has another value). */
+void http_set_timeout(struct delivery *d, long ms);
+/* The error text curl left in d's handle ("" when none); read it before
+ * http_release. */
+const char *http_errbuf(const struct delivery *d);
 /* Points d's handle at cfg's URL: the parsed CURLU kept with cfg (set only
  * when the handle had another one), so curl does not parse the URL again
  * for every request. */
