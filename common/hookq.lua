@@ -77,11 +77,15 @@ end
 -- A delivery hash holds only what its readers cannot find elsewhere: no
 -- eid, type or created (its event hash `ev` has them: id, type, created; the
 -- event outlives its deliveries), and until hookq_complete records its first
--- outcome no n (attempts made, read as 0), r (read as 1) or upd (read as
--- the event's created). A test flag of '0' is not stored either (read as
--- not a test). Each field costs Redis ~2k instructions per event. (Delivery
--- hashes written by earlier versions also carry eid, type, created, n 0, r 1
--- and upd; readers take either.)
+-- outcome no r (read as 1) or upd (read as the event's created). n (attempts
+-- made) is stored as '0' all the same: the previous library's requeue
+-- (hookq_resend, hookq_recover), which an older process puts back by
+-- FUNCTION LOAD REPLACE during a rolling upgrade, adds 1 to it without a
+-- default and would fail after its first writes (a lost delivery's lost
+-- record dropped, a dead one out of the dead set). A test flag of '0' is
+-- not stored (read as not a test). Each field costs Redis ~2k instructions
+-- per event. (Delivery hashes written by earlier versions also carry eid,
+-- type, created, r 1 and upd; readers take either.)
 local function store_event(tag, stream, evkey, org, eid, typ, ca, ts, data, test, targets, nt, sh, now, keep,
                            xcmd, xarg, h)
   local dls = {}
@@ -94,7 +98,8 @@ local function store_event(tag, stream, evkey, org, eid, typ, ca, ts, data, test
     end
     local did = 'dlv_' .. h .. sfx .. sh
     local sid = redis.call('XADD', stream, '*', 'd', did, 'e', epid, 'k', evkey, 'n', '1', 'r', '1')
-    redis.call('HSET', tag .. 'dlv:' .. did, 'ev', evkey, 'ep', epid, 'org', org, 'st', 'pending', 'sid', sid)
+    redis.call('HSET', tag .. 'dlv:' .. did, 'ev', evkey, 'ep', epid, 'org', org, 'st', 'pending', 'n', '0',
+               'sid', sid)
     dls[j] = did
   end
   local dl = #dls == 1 and dls[1] or table.concat(dls, ' ')
@@ -876,7 +881,7 @@ local function requeue(tag, stream, retry, dead, did, now)
     if keep then event_extend(tag, f[3], keep + SLACK) else redis.call('PERSIST', f[3]) end
     redis.call('PERSIST', dk)
   end
-  -- (no n: a delivery published by this version and never attempted)
+  -- (no n: a never-attempted delivery published by d0891ff, before n was stored again)
   local sid = redis.call('XADD', stream, '*', 'd', did, 'e', f[2], 'k', f[3], 'n', tonumber(f[4] or '0') + 1,
                          'r', 1)
   redis.call('HSET', dk, 'st', 'pending', 'sid', sid, 'upd', now)

@@ -103,7 +103,7 @@ def test_batch_function_writes_what_single_publishes_write():
             for j, did in enumerate(want):
                 d = da["dlv:" + did][0]
                 assert d["ev"] == T + k and d["st"] == "pending", d
-                assert not {"n", "r", "upd", "eid", "type", "created"} & set(d), d
+                assert not {"r", "upd", "eid", "type", "created"} & set(d) and d["n"] == "0", d
     try:
         c.cmd("FCALL", "hookq_publish_batch_v2", 2, T + "stream", T + "ev:o0:short", T, now, keep, "002",
               "o0", "short", "a", "2026-01-01T00:00:00Z", "1767225600000", "{}", "abc")
@@ -165,6 +165,40 @@ def test_older_library_reloaded_mid_rollout():
         ev = hgetall(R, "hq:{%d}:ev:%s:roll%d" % (shard_of(org), org, i))
         h = hashlib.sha1(("%s\0roll%d" % (org, i)).encode()).hexdigest()[:18]
         assert ev["dl"] == "dlv_%s000%03x" % (h, shard_of(org)), ev
+
+
+def test_never_attempted_delivery_resent_by_an_older_library():
+    """A delivery hash published by this library must stay re-sendable by
+    the previous one, which an older process puts back mid-rollout (FUNCTION
+    LOAD REPLACE on connect): its hookq_resend/hookq_recover computes the
+    next attempt as n + 1 with no default. Here a lost delivery (its stream
+    entry deleted while pending, recorded as lost by hookq_reclaim) that was
+    never attempted: the older resend must re-queue it, not fail after it
+    dropped the lost record (a failed function keeps what it wrote, and the
+    delivery would then stay "pending" for ever, never re-sendable)."""
+    old = LIB.replace("tonumber(f[4] or '0') + 1", "tonumber(f[4]) + 1")
+    assert old != LIB
+    r = Redis()
+    r.cmd("FUNCTION", "LOAD", "REPLACE", LIB)
+    T = "x:{1}:"
+    r.cmd("XGROUP", "CREATE", T + "stream", "workers", "$", "MKSTREAM")
+    r.cmd("FCALL", "hookq_ep_put", 2, T + "ep:ep_a001", T + "org:o:eps", "ep_a001", "{}", " * ", "1", "o", "1",
+          "create")
+    r.cmd("FCALL", "hookq_publish", 4, T + "ev:o:e1", T + "org:o:eps", T + "stream", T + "eid:e1", T, "o", "e1",
+          "t.x", "2026-01-01T00:00:00Z", "1767225600000", "{}", "1000", "86400", "001", "", "0")
+    did = r.cmd("HGET", T + "ev:o:e1", "dl")
+    sid = r.cmd("XREADGROUP", "GROUP", "workers", "w1", "COUNT", 10, "STREAMS", T + "stream", ">")[0][1][0][0]
+    r.cmd("XDEL", T + "stream", sid)
+    got = r.cmd("FCALL", "hookq_reclaim", 2, T + "stream", T + "dead", T, "w2", "0", "10", "5", "3000", "86400",
+                "0-0")
+    assert got[3] == 1 and hgetall(r, T + "lost") == {sid: "3000"}, got
+    r.cmd("FUNCTION", "LOAD", "REPLACE", old)
+    got = r.cmd("FCALL", "hookq_resend", 3, T + "stream", T + "retry", T + "dead", T, did, "5000")
+    assert got == "ok", got
+    e = r.cmd("XRANGE", T + "stream", "-", "+")
+    assert len(e) == 1 and dict(zip(e[0][1][::2], e[0][1][1::2]))["n"] == "1", e
+    assert hgetall(r, T + "lost") == {} and r.cmd("HGET", T + "dlv:" + did, "sid") == e[0][0]
+    r.kill()
 
 
 def test_a_batch_bigger_than_one_call():
@@ -268,6 +302,7 @@ def test_malformed_batches_keep_their_answers():
 
 if __name__ == "__main__":
     run([test_batch_function_writes_what_single_publishes_write, test_batch_spans_shards_in_order_with_replays,
-         test_older_library_reloaded_mid_rollout, test_a_batch_bigger_than_one_call,
+         test_older_library_reloaded_mid_rollout, test_never_attempted_delivery_resent_by_an_older_library,
+         test_a_batch_bigger_than_one_call,
          test_a_failing_shard_gets_503_and_the_others_stay_accepted,
          test_stored_data_is_canonical_whichever_way_the_body_is_read, test_malformed_batches_keep_their_answers])
