@@ -55,15 +55,16 @@ local function matches(sub, typ)
   end
 end
 
--- Delivery ids: 'dlv_' .. h .. three hex digits of the delivery's position
--- among the event's targets (sorted endpoint ids) .. the shard, where h is
--- the first 18 hex digits of SHA-1(org NUL event id) (event_digest;
--- hookq_publish_batch_v2's caller computes it, saving Redis a SHA-1 per
--- event). Unique within an event by position, across events as the digest
--- (72 bits); an event re-published after it expired gets the same ids.
-local SFX = {}
+-- Delivery ids: 'dlv_' .. 21 hex digits .. the shard's 3. For an event's
+-- first target (endpoint ids sorted) the 21 digits are h, the first 21 hex
+-- digits of SHA-1(org NUL event id) (event_digest; hookq_publish_batch_v2's
+-- caller computes it, saving Redis a SHA-1 per event at fan-out 1); for
+-- its target at 0-based position p > 0, the first 21 hex digits of
+-- SHA-1(h '/' p). So every delivery id carries 84 bits of hash, as when it
+-- was SHA-1(org NUL event id NUL endpoint id); an event re-published after
+-- it expired gets the same ids.
 local function event_digest(org, eid)
-  return string.sub(redis.sha1hex(org .. '\0' .. eid), 1, 18)
+  return string.sub(redis.sha1hex(org .. '\0' .. eid), 1, 21)
 end
 
 -- What a publish writes for one new event (hookq_publish and
@@ -91,12 +92,7 @@ local function store_event(tag, stream, evkey, org, eid, typ, ca, ts, data, test
   local dls = {}
   for j = 1, #targets do
     local epid = targets[j]
-    local sfx = SFX[j]
-    if not sfx then
-      sfx = string.format('%03x', j - 1)
-      SFX[j] = sfx
-    end
-    local did = 'dlv_' .. h .. sfx .. sh
+    local did = 'dlv_' .. (j == 1 and h or string.sub(redis.sha1hex(h .. '/' .. (j - 1)), 1, 21)) .. sh
     local sid = redis.call('XADD', stream, '*', 'd', did, 'e', epid, 'k', evkey, 'n', '1', 'r', '1')
     redis.call('HSET', tag .. 'dlv:' .. did, 'ev', evkey, 'ep', epid, 'org', org, 'st', 'pending', 'n', '0',
                'sid', sid)
@@ -165,7 +161,7 @@ ARGV: 1 tag, 2 now ms, 3 keep seconds (>= 86400), 4 shard as 3 hex digits,
       then 6 per event: org, event id, type, created_at text,
       created_at ms, data (canonical JSON); every org maps to this shard.
 hookq_publish_batch_v2 takes a 7th per event: the event's digest, the first
-18 hex digits of SHA-1(org NUL event id), which the caller computes (see
+21 hex digits of SHA-1(org NUL event id), which the caller computes (see
 event_digest); hookq_publish_batch computes it itself, for producers of
 earlier versions during a rolling upgrade.
 Returns one integer per event: N >= 0 = published and fanned out to N
@@ -195,7 +191,7 @@ local function publish_batch(keys, args, per)
   end
   if per == 7 then
     for i = 11, #args, 7 do
-      if #args[i] ~= 18 then return redis.error_reply('ERR hookq_publish_batch_v2: a digest is not 18 hex digits') end
+      if #args[i] ~= 21 then return redis.error_reply('ERR hookq_publish_batch_v2: a digest is not 21 hex digits') end
     end
   end
   local call = redis.call

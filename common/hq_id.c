@@ -85,15 +85,13 @@ void hq_event_digest(const char *org, const char *eid, char *out)
         ctx = EVP_MD_CTX_new();
     }
     if (!md || !ctx || !EVP_DigestInit_ex2(ctx, md, NULL) || !EVP_DigestUpdate(ctx, org, strlen(org) + 1) ||
-        !EVP_DigestUpdate(ctx, eid, strlen(eid)) || !EVP_DigestFinal_ex(ctx, d, &dl) || dl < HQ_DIGEST_LEN / 2) {
+        !EVP_DigestUpdate(ctx, eid, strlen(eid)) || !EVP_DigestFinal_ex(ctx, d, &dl) || dl < (HQ_DIGEST_LEN + 1) / 2) {
         static const char m[] = "hookq: SHA-1 failed\n";
         ssize_t w = write(STDERR_FILENO, m, sizeof m - 1);
         (void)w;
         abort();
     }
-    for (int i = 0; i < HQ_DIGEST_LEN / 2; i++) {
-        out[2 * i] = hex[d[i] >> 4];
-        out[2 * i + 1] = hex[d[i] & 15];
-    }
+    for (int k = 0; k < HQ_DIGEST_LEN; k++)
+        out[k] = hex[(k % 2 ? d[k / 2] : d[k / 2] >> 4) & 15];
     out[HQ_DIGEST_LEN] = '\0';
 }

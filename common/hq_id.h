@@ -20,12 +20,12 @@ void hq_id_endpoint(int shard, char *out);
 /* "evt_" + 24 random hex. out >= HQ_ID_LEN. */
 void hq_id_event(char *out);
 
-/* An event's delivery ids are "dlv_" + this digest + the delivery's
- * position among the event's targets as 3 hex digits + the shard's 3 (see
- * hookq_publish_batch_v2 in common/hookq.lua, which takes the digest from
- * the producer): the first HQ_DIGEST_LEN lowercase hex digits of
+/* The first delivery of an event has the id "dlv_" + this digest + the
+ * shard's 3 hex digits; its others hash it with their position (see
+ * store_event in common/hookq.lua; hookq_publish_batch_v2 takes the digest
+ * from the producer): the first HQ_DIGEST_LEN lowercase hex digits of
  * SHA-1(org NUL event id), NUL-terminated. out >= HQ_DIGEST_LEN + 1. */
-#define HQ_DIGEST_LEN 18
+#define HQ_DIGEST_LEN 21
 void hq_event_digest(const char *org, const char *eid, char *out);
 
 #endif

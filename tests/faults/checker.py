@@ -47,10 +47,13 @@ def shard_of_id(i):
 def delivery_id(org, eid, epid, eps=None):
     """The id a publish gives the delivery of event (org, eid) to epid, one of
     the event's endpoints eps (all of them; default: epid alone): the digest
-    of (org, eid), then epid's position among them in sorted order."""
-    h = hashlib.sha1(("%s\0%s" % (org, eid)).encode()).hexdigest()
+    h of (org, eid) for the first of them in sorted order, the digest of h
+    and its position for the others."""
+    h = hashlib.sha1(("%s\0%s" % (org, eid)).encode()).hexdigest()[:21]
     pos = sorted(eps).index(epid) if eps else 0
-    return "dlv_" + h[:18] + "%03x" % pos + "%03x" % shard_of_id(epid)
+    if pos:
+        h = hashlib.sha1(("%s/%d" % (h, pos)).encode()).hexdigest()[:21]
+    return "dlv_" + h + "%03x" % shard_of_id(epid)
 
 
 def pipeline(R, cmds):

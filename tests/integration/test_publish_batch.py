@@ -33,6 +33,16 @@ def shard_of(org):
     return h % SHARDS
 
 
+def sha1_21(s):
+    return hashlib.sha1(s.encode()).hexdigest()[:21]
+
+
+def digest(org, eid):
+    """An event's digest (hq_event_digest): its first delivery's id is
+    "dlv_" + this + the shard; the others hash it with their position."""
+    return sha1_21(org + "\0" + eid)
+
+
 def dump(r, prefix):
     """Every key under prefix with its content (stream ids and `sid`
     fields left out: they are times), TTLs rounded to 10 s."""
@@ -88,17 +98,17 @@ def test_batch_function_writes_what_single_publishes_write():
                     *[x for e in evs for x in e])
         assert got == want, (got, want)
         got = c.cmd("FCALL", "hookq_publish_batch_v2", 1 + len(ks), T + "stream", *ks, T, now, keep, "002",
-                    *[x for e in evs for x in e + (hashlib.sha1((e[0] + "\0" + e[1]).encode()).hexdigest()[:18],)])
+                    *[x for e in evs for x in e + (digest(e[0], e[1]),)])
         assert got == want, (got, want)
     da, db, dc = dump(a, T), dump(b, T), dump(c, T)
     assert da == db, sorted(k for k in set(da) | set(db) if da.get(k) != db.get(k))[:5]
     assert da == dc, sorted(k for k in set(da) | set(dc) if da.get(k) != dc.get(k))[:5]
     assert len(db["org:o1:seen"][0]) == 1000
-    # delivery ids: "dlv_" + the event's digest + position among its targets + shard
+    # delivery ids: "dlv_" + the event's digest (first target) or its hash with the position + shard
     for k, (v, _) in da.items():
         if k.startswith("ev:"):
-            h = hashlib.sha1((v["org"] + "\0" + v["id"]).encode()).hexdigest()[:18]
-            want = ["dlv_%s%03x002" % (h, j) for j in range(int(v["n"]))]
+            h = digest(v["org"], v["id"])
+            want = ["dlv_%s002" % (h if j == 0 else sha1_21("%s/%d" % (h, j))) for j in range(int(v["n"]))]
             assert v.get("dl", "").split() == want, (k, v.get("dl"), want)
             for j, did in enumerate(want):
                 d = da["dlv:" + did][0]
@@ -163,8 +173,7 @@ def test_older_library_reloaded_mid_rollout():
     assert "hookq_publish_batch_v2" in str(R.cmd("FUNCTION", "LIST", "LIBRARYNAME", "hookq"))
     for i in range(3):
         ev = hgetall(R, "hq:{%d}:ev:%s:roll%d" % (shard_of(org), org, i))
-        h = hashlib.sha1(("%s\0roll%d" % (org, i)).encode()).hexdigest()[:18]
-        assert ev["dl"] == "dlv_%s000%03x" % (h, shard_of(org)), ev
+        assert ev["dl"] == "dlv_%s%03x" % (digest(org, "roll%d" % i), shard_of(org)), ev
 
 
 def test_never_attempted_delivery_resent_by_an_older_library():
