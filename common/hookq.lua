@@ -822,6 +822,8 @@ local function reclaim(keys, args)
         if f.d then
           local dk = tag .. 'dlv:' .. f.d
           redis.call('HSET', dk, 'st', 'dead', 'reason', 'poison: claimed ' .. p[4] .. ' times without an outcome', 'upd', now)
+          -- final, so it expires the retention from now, as hookq_complete's dead ones do
+          if keep then redis.call('EXPIRE', dk, keep) end
           redis.call('ZADD', dead, now, f.d)
         else  -- not a hookq entry (no delivery id): recorded like a lost one
           redis.call('HSET', tag .. 'lost', p[1], now)

@@ -101,6 +101,7 @@ def test_poison_entry_ends_dead_after_max_claims():
         h = hgetall(W.R, T + "dlv:" + did)
         t.lap("dead after %d claims (%d workers started): %s" % (rc.count(), n, h.get("reason")))
         assert h["reason"].startswith("poison"), h
+        assert W.R.cmd("TTL", T + "dlv:" + did) > 0   # final: expires like any dead delivery
         assert W.R.cmd("ZSCORE", T + "dead", did) is not None
         assert rc.count() == 2, rc.count()     # claimed exactly HOOKQ_MAX_CLAIMS times
         m = cur["w"].get("/metrics")[1]
