@@ -2,11 +2,12 @@
 (test_stream_trim.py, test_trim_review.py): a Redis with the function
 library loaded and stream-node-max-entries 4 (so trimming, which drops whole
 nodes, shows on a few entries), and helpers to publish, claim and complete
-entries the way a worker does."""
+entries the way a worker does; and drained_stats, for the tests that run
+the whole system."""
 import os
 import time
 
-from harness import SRC, Redis
+from harness import SRC, Redis, wait_for
 
 R = Redis(extra=("--stream-node-max-entries", "4"))
 with open(os.path.join(SRC, "common", "hookq.lua")) as f:
@@ -70,3 +71,20 @@ def group(t):
 
 def ids(t):
     return [sid for sid, _ in R.cmd("XRANGE", t + "stream", "-", "+")]
+
+
+def drained_stats(P, rc, org, n, timeout):
+    """Publishes n events of org through the API to one endpoint at receiver
+    rc, waits until rc got them all and GET /v1/stats shows every delivery
+    recorded, nothing pending or lagging; returns that answer."""
+    P.endpoint(org, rc.url(), events=["*"])
+    for i in range(n):
+        P.publish(org, "a.b", {"i": i})
+    rc.wait(n, timeout)
+
+    def settled():
+        st, j = P.api("GET", "/v1/stats")
+        assert st == 200, (st, j)
+        tot = j["totals"]
+        return j if tot["delivered"] == n and not tot["pending"] and not tot["lag"] else None
+    return wait_for(settled, 30, "every delivery recorded")

@@ -13,7 +13,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import SRC, Producer, Receiver, Redis, Worker, run, wait_for  # noqa: E402,F401
-from streamfx import KEEP, R, claim, complete, group, ids, now, publish, shard  # noqa: E402,F401
+from streamfx import KEEP, R, claim, complete, drained_stats, group, ids, now, publish, shard  # noqa: E402,F401
 
 
 def test_acked_entries_below_the_oldest_pending_one_are_trimmed():
@@ -82,18 +82,8 @@ def test_stats_show_the_queue_depth_after_a_drain():
     W = Worker(r2)
     rc = Receiver()
     try:
-        P.endpoint("org-trim", rc.url(), events=["*"])
         n = 40
-        for i in range(n):
-            P.publish("org-trim", "a.b", {"i": i})
-        rc.wait(n, 30)
-
-        def settled():
-            st, j = P.api("GET", "/v1/stats")
-            assert st == 200, (st, j)
-            tot = j["totals"]
-            return j if tot["delivered"] == n and tot["pending"] == 0 and tot["lag"] == 0 else None
-        j = wait_for(settled, 30, "every delivery recorded")
+        j = drained_stats(P, rc, "org-trim", n, 30)
         for s in j["shards"]:
             # the lag came from Redis (no tombstones), not from the fallback
             g = r2.cmd("XINFO", "GROUPS", "hq:{%d}:stream" % s["shard"]) if s["stream_length"] else None

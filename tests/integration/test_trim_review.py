@@ -15,7 +15,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import SRC, Producer, Receiver, Redis, Worker, run, wait_for  # noqa: E402,F401
-from streamfx import KEEP, R, claim, complete, group, ids, now, publish, shard  # noqa: E402,F401
+from streamfx import KEEP, R, claim, complete, drained_stats, group, ids, now, publish, shard  # noqa: E402,F401
 
 
 def test_idle_shard_is_empty_after_out_of_order_completions():
@@ -134,20 +134,8 @@ def test_two_workers_leave_idle_shards_empty():
     rc = Receiver()
     W = [Worker(r2, "w%d" % i, HOOKQ_BATCH="4") for i in range(2)]
     try:
-        P.endpoint("org-two", rc.url(), events=["*"])
         n = 120
-        for i in range(n):
-            P.publish("org-two", "a.b", {"i": i})
-        rc.wait(n, 60)
-
-        def idle():
-            st, j = P.api("GET", "/v1/stats")
-            assert st == 200, (st, j)
-            tot = j["totals"]
-            if tot["delivered"] != n or tot["pending"] or tot["lag"]:
-                return None
-            return j
-        j = wait_for(idle, 30, "every delivery recorded")
+        j = drained_stats(P, rc, "org-two", n, 60)
         # api.md: stream_length is 0 on an idle shard
         assert all(s["stream_length"] == 0 for s in j["shards"]), j["shards"]
     finally:
