@@ -89,6 +89,9 @@ def test_event_retrying_then_dead_with_every_attempt():
     assert d["endpoint_id"] == ep["id"] and d["id"].startswith("dlv_"), d
     assert d["next_attempt_at"] is None and d["attempts_made"] == 3 and d["last_status"] == 500, d
     assert d["dead_reason"], d
+    # created when the event was accepted (not its created_at), updated by its last outcome
+    assert RFC3339.match(d["created_at"]) and d["created_at"] > ev["created_at"], d
+    assert RFC3339.match(d["updated_at"]) and d["updated_at"] >= d["created_at"], d
     assert [a["attempt"] for a in d["attempts"]] == [1, 2, 3], d["attempts"]
     assert [a["status"] for a in d["attempts"]] == ["failed", "failed", "dead"], d["attempts"]
     for a in d["attempts"]:
@@ -196,6 +199,11 @@ def test_in_flight_and_already_queued():
     rc.wait(1)
     ev = event_when("evt_slow_1", lambda e: e["deliveries"][0]["state"] == "in_flight", 5, "in_flight")
     did = ev["deliveries"][0]["id"]
+    # not attempted yet: its times are the event's acceptance (the delivery
+    # record keeps none of its own until its first outcome)
+    d = ev["deliveries"][0]
+    assert RFC3339.match(d["created_at"]) and d["updated_at"] == d["created_at"], d
+    assert d["attempts_made"] == 0 and d["attempts"] == [], d
     assert_error(*P.api("POST", "/v1/deliveries/%s/resend" % did), 409, "already_queued")
     s = stats()
     assert s["totals"]["pending"] >= 1, s["totals"]
