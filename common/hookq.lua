@@ -99,13 +99,9 @@ local function store_event(tag, stream, evkey, org, eid, typ, ca, ts, data, test
     dls[j] = did
   end
   local dl = #dls == 1 and dls[1] or table.concat(dls, ' ')
-  if test == '1' then
-    redis.call('HSET', evkey, 'id', eid, 'org', org, 'type', typ, 'ca', ca, 'ts', ts,
-               'data', data, 'n', nt, 'dl', dl, 'created', now, 'test', test, 'keep', keep)
-  else
-    redis.call('HSET', evkey, 'id', eid, 'org', org, 'type', typ, 'ca', ca, 'ts', ts,
-               'data', data, 'n', nt, 'dl', dl, 'created', now, 'keep', keep)
-  end
+  redis.call('HSET', evkey, 'id', eid, 'org', org, 'type', typ, 'ca', ca, 'ts', ts,
+             'data', data, 'n', nt, 'dl', dl, 'created', now, 'keep', keep)
+  if test == '1' then redis.call('HSET', evkey, 'test', '1') end  -- test events only (hookq_publish)
   redis.call(xcmd, evkey, xarg)
   local eidx = tag .. 'eid:' .. eid
   redis.call('SADD', eidx, org)
@@ -879,7 +875,7 @@ local function requeue(tag, stream, retry, dead, did, now)
     if keep then event_extend(tag, f[3], keep + SLACK) else redis.call('PERSIST', f[3]) end
     redis.call('PERSIST', dk)
   end
-  -- (no n: a never-attempted delivery published by d0891ff, before n was stored again)
+  -- (n absent: treated as 0, whatever wrote the hash)
   local sid = redis.call('XADD', stream, '*', 'd', did, 'e', f[2], 'k', f[3], 'n', tonumber(f[4] or '0') + 1,
                          'r', 1)
   redis.call('HSET', dk, 'st', 'pending', 'sid', sid, 'upd', now)
