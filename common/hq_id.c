@@ -5,10 +5,7 @@
  * lookup; event ids are "evt_" + 24 random hex. */
 #include "hq_fmacros.h"
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <openssl/evp.h>
 #include "hq_id.h"
 #include "hq_sign.h"
 
@@ -71,27 +68,14 @@ void hq_id_event(char *out)
     snprintf(out, HQ_ID_LEN, "evt_%s", rnd);
 }
 
-/* SHA-1 with the digest and its context fetched once per thread (OpenSSL
- * 3's one-shot SHA1() looks the algorithm up on every call). */
 void hq_event_digest(const char *org, const char *eid, char *out)
 {
-    static __thread EVP_MD *md;
-    static __thread EVP_MD_CTX *ctx;
-    static const char hex[] = "0123456789abcdef";
-    unsigned char d[EVP_MAX_MD_SIZE];
-    unsigned int dl = 0;
-    if (!ctx) {
-        md = EVP_MD_fetch(NULL, "SHA1", NULL);
-        ctx = EVP_MD_CTX_new();
-    }
-    if (!md || !ctx || !EVP_DigestInit_ex2(ctx, md, NULL) || !EVP_DigestUpdate(ctx, org, strlen(org) + 1) ||
-        !EVP_DigestUpdate(ctx, eid, strlen(eid)) || !EVP_DigestFinal_ex(ctx, d, &dl) || dl < (HQ_DIGEST_LEN + 1) / 2) {
-        static const char m[] = "hookq: SHA-1 failed\n";
-        ssize_t w = write(STDERR_FILENO, m, sizeof m - 1);
-        (void)w;
-        abort();
-    }
-    for (int k = 0; k < HQ_DIGEST_LEN; k++)
-        out[k] = hex[(k % 2 ? d[k / 2] : d[k / 2] >> 4) & 15];
+    const void *parts[2] = { org, eid };
+    size_t lens[2] = { strlen(org) + 1, strlen(eid) };   /* org's NUL separates them */
+    unsigned char d[HQ_SHA1_LEN];
+    char hex[2 * HQ_SHA1_LEN + 1];
+    hq_sha1_parts(parts, lens, 2, d);
+    hq_hex(d, (HQ_DIGEST_LEN + 1) / 2, hex);
+    memcpy(out, hex, HQ_DIGEST_LEN);
     out[HQ_DIGEST_LEN] = '\0';
 }

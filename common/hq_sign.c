@@ -16,40 +16,55 @@
 
 static void sign_fail(void)
 {
-    static const char m[] = "hookq: HMAC-SHA256 failed\n";
+    static const char m[] = "hookq: OpenSSL digest failed\n";
     ssize_t w = write(STDERR_FILENO, m, sizeof m - 1);
     (void)w;
     abort();
 }
 
-/* HMAC-SHA256 (RFC 2104) over the concatenation of n parts. The digest and
- * its context are fetched once per thread and reused: OpenSSL 3's one-shot
- * HMAC() looks the algorithm up and allocates a context on every call,
- * which costs as much as hashing a 1 KiB body. */
+/* A digest algorithm and a context for it, fetched once per thread and
+ * reused: OpenSSL 3's one-shot functions (HMAC(), SHA1()) look the
+ * algorithm up and allocate a context on every call, which costs as much as
+ * hashing a 1 KiB body. */
+struct mdcache {
+    EVP_MD *md;
+    EVP_MD_CTX *ctx;
+};
+
+/* c's context, (re)initialised for its algorithm `name`; aborts on failure. */
+static EVP_MD_CTX *md_begin(struct mdcache *c, const char *name)
+{
+    if (!c->ctx) {
+        c->md = EVP_MD_fetch(NULL, name, NULL);
+        c->ctx = EVP_MD_CTX_new();
+        if (!c->md || !c->ctx)
+            sign_fail();
+    }
+    if (!EVP_DigestInit_ex2(c->ctx, c->md, NULL))
+        sign_fail();
+    return c->ctx;
+}
+
+/* HMAC-SHA256 (RFC 2104) over the concatenation of n parts. */
 static void hmac_parts(const void *key, size_t keylen, const void *const *parts, const size_t *lens, int n,
                        unsigned char out[HQ_SHA256_LEN])
 {
-    static __thread EVP_MD *md;
-    static __thread EVP_MD_CTX *ctx;
+    static __thread struct mdcache sha256;
     unsigned char k0[64], pad[64], inner[HQ_SHA256_LEN];
     unsigned int ol = 0;
-    if (!ctx) {
-        md = EVP_MD_fetch(NULL, "SHA256", NULL);
-        ctx = EVP_MD_CTX_new();
-        if (!md || !ctx)
-            sign_fail();
-    }
+    EVP_MD_CTX *ctx;
     memset(k0, 0, sizeof k0);
     if (keylen > sizeof k0) {
-        if (!EVP_DigestInit_ex2(ctx, md, NULL) || !EVP_DigestUpdate(ctx, key, keylen) ||
-            !EVP_DigestFinal_ex(ctx, k0, &ol))
+        ctx = md_begin(&sha256, "SHA256");
+        if (!EVP_DigestUpdate(ctx, key, keylen) || !EVP_DigestFinal_ex(ctx, k0, &ol))
             sign_fail();
     } else if (keylen) {
         memcpy(k0, key, keylen);
     }
     for (size_t i = 0; i < sizeof pad; i++)
         pad[i] = k0[i] ^ 0x36;
-    if (!EVP_DigestInit_ex2(ctx, md, NULL) || !EVP_DigestUpdate(ctx, pad, sizeof pad))
+    ctx = md_begin(&sha256, "SHA256");
+    if (!EVP_DigestUpdate(ctx, pad, sizeof pad))
         sign_fail();
     for (int i = 0; i < n; i++)
         if (lens[i] && !EVP_DigestUpdate(ctx, parts[i], lens[i]))
@@ -58,11 +73,24 @@ static void hmac_parts(const void *key, size_t keylen, const void *const *parts,
         sign_fail();
     for (size_t i = 0; i < sizeof pad; i++)
         pad[i] = k0[i] ^ 0x5c;
-    if (!EVP_DigestInit_ex2(ctx, md, NULL) || !EVP_DigestUpdate(ctx, pad, sizeof pad) ||
-        !EVP_DigestUpdate(ctx, inner, sizeof inner) || !EVP_DigestFinal_ex(ctx, out, &ol))
+    ctx = md_begin(&sha256, "SHA256");
+    if (!EVP_DigestUpdate(ctx, pad, sizeof pad) || !EVP_DigestUpdate(ctx, inner, sizeof inner) ||
+        !EVP_DigestFinal_ex(ctx, out, &ol))
         sign_fail();
     OPENSSL_cleanse(k0, sizeof k0);
     OPENSSL_cleanse(pad, sizeof pad);
+}
+
+void hq_sha1_parts(const void *const *parts, const size_t *lens, int n, unsigned char out[HQ_SHA1_LEN])
+{
+    static __thread struct mdcache sha1;
+    EVP_MD_CTX *ctx = md_begin(&sha1, "SHA1");
+    unsigned int ol = 0;
+    for (int i = 0; i < n; i++)
+        if (lens[i] && !EVP_DigestUpdate(ctx, parts[i], lens[i]))
+            sign_fail();
+    if (!EVP_DigestFinal_ex(ctx, out, &ol))
+        sign_fail();
 }
 
 void hq_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t msglen,
@@ -73,7 +101,7 @@ void hq_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t msgl
     hmac_parts(key, keylen, parts, lens, 1, out);
 }
 
-static void to_hex(const unsigned char *in, size_t n, char *out)
+void hq_hex(const unsigned char *in, size_t n, char *out)
 {
     static const char hex[] = "0123456789abcdef";
     for (size_t i = 0; i < n; i++) {
@@ -87,7 +115,7 @@ void hq_hmac_sha256_hex(const void *key, size_t keylen, const void *msg, size_t 
 {
     unsigned char mac[HQ_SHA256_LEN];
     hq_hmac_sha256(key, keylen, msg, msglen, mac);
-    to_hex(mac, sizeof mac, out);
+    hq_hex(mac, sizeof mac, out);
 }
 
 /* "v1," + base64(HMAC(key, msg_id "." ts "." body)); out >= 48 bytes. */
@@ -199,7 +227,7 @@ void hq_random_hex(char *out, size_t nbytes)
     while (done < nbytes) {
         size_t k = nbytes - done < sizeof buf ? nbytes - done : sizeof buf;
         hq_random_bytes(buf, k);
-        to_hex(buf, k, out + 2 * done);
+        hq_hex(buf, k, out + 2 * done);
         done += k;
     }
     out[2 * nbytes] = '\0';

@@ -6,10 +6,13 @@
 #include <stdint.h>
 
 #define HQ_SHA256_LEN 32
+#define HQ_SHA1_LEN 20
 #define HQ_SECRET_MAX 256
 
 void hq_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t msglen,
                     unsigned char out[HQ_SHA256_LEN]);
+/* SHA-1 of the concatenation of n parts (ids only, never for security). */
+void hq_sha1_parts(const void *const *parts, const size_t *lens, int n, unsigned char out[HQ_SHA1_LEN]);
 /* Lowercase hex of an HMAC-SHA256(key, msg): out >= 65 bytes. */
 void hq_hmac_sha256_hex(const void *key, size_t keylen, const void *msg, size_t msglen, char *out);
 
@@ -33,6 +36,8 @@ long hq_base64_decode(const char *in, size_t len, unsigned char *out);
 
 /* Cryptographically random bytes; aborts if the CSPRNG fails. */
 void hq_random_bytes(void *out, size_t n);
+/* Lowercase hex of n bytes into out (>= 2n+1), NUL-terminated. */
+void hq_hex(const unsigned char *in, size_t n, char *out);
 /* Lowercase hex of n random bytes into out (>= 2n+1). */
 void hq_random_hex(char *out, size_t nbytes);
 
