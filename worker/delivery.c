@@ -538,15 +538,19 @@ static void build_headers(struct delivery *d, const hq_endpoint *e, const char *
         hdr_merge("X-API-KEY", e->auth_key ? e->auth_key : "");
         break;
     case HQ_AUTH_BEARER: {
-        /* "Bearer " + the token, cut to sizeof buf - 1 bytes as before */
+        /* "Bearer " + the whole token (the API takes up to 4096 bytes: a
+         * cut token is a 401 on every attempt); in buf when it fits */
         const char *k = e->auth_key ? e->auth_key : "";
         size_t kn = strlen(k);
-        if (kn > sizeof buf - 1 - 7)
-            kn = sizeof buf - 1 - 7;
-        memcpy(buf, "Bearer ", 7);
-        memcpy(buf + 7, k, kn);
-        if (value_ok(buf, 7 + kn))
-            HDR_LIT("Authorization", buf, 7 + kn);
+        char *bt = 7 + kn < sizeof buf ? buf : hq_malloc(7 + kn);
+        memcpy(bt, "Bearer ", 7);
+        memcpy(bt + 7, k, kn);
+        if (value_ok(bt, 7 + kn))
+            HDR_LIT("Authorization", bt, 7 + kn);
+        if (bt != buf) {
+            memset(bt, 0, 7 + kn);
+            hq_free(bt);
+        }
         break;
     }
     default:
