@@ -258,8 +258,8 @@ static void rfc3339(int64_t ms, char *out, int with_ms)
  * form-urlencoded type of its own (one node fewer: -1.2k instructions per
  * request, callgrind). Every custom header, and the "Expect:" and "Accept:"
  * that switch off curl's defaults, stay nodes of their own, so curl still
- * sees each of them (and a custom header with an empty value is still
- * dropped by curl, as before). Values with CR or LF are never sent.
+ * sees each of them (a custom header with a blank value is left out, as
+ * curl would drop it). Values with CR or LF are never sent.
  *
  * The node texts are gathered in one scratch buffer kept between requests
  * (ht: "...\0" each, written with memcpy, names and values measured once)
@@ -338,11 +338,16 @@ static void hdr_node_n(const char *name, size_t nl, const char *value, size_t vl
     hdr_merging = 0;
 }
 
-/* A header as a node of its own, unless name or value may not be sent. */
+/* A header as a node of its own, unless name or value may not be sent or
+ * the value is blank (empty, or spaces and tabs only): curl leaves such a
+ * node out of the request, so it is left out here too and the attempt
+ * record (written from these nodes) shows what was sent. */
 static void hdr_node(const char *name, const char *value)
 {
-    size_t nl = strlen(name), vl = strlen(value);
-    if (name_ok(name, nl) && value_ok(value, vl))
+    size_t nl = strlen(name), vl = strlen(value), i = 0;
+    while (i < vl && (value[i] == ' ' || value[i] == '\t'))
+        i++;
+    if (i < vl && name_ok(name, nl) && value_ok(value, vl))
         hdr_node_n(name, nl, value, vl);
 }
 
