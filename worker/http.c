@@ -3,7 +3,8 @@
  * curl tells us which sockets to watch (CURLMOPT_SOCKETFUNCTION: one
  * uv_poll_t per socket, in a struct sockctx found by fd) and when to call it
  * back (CURLMOPT_TIMERFUNCTION: one uv_timer_t per lane, see struct lane). A
- * poll error (status < 0) is passed on as CURL_CSELECT_ERR, never ignored,
+ * poll error (status < 0) is passed on as CURL_CSELECT_ERR (with IN and OUT,
+ * so curl still reads an answer that came before a reset), never ignored,
  * and after every curl_multi_socket_action finished transfers are drained
  * with curl_multi_info_read (both are bugs of curl's multi-uv.c example). A connection socket keeps its uv_poll_t from the first time
  * curl watches it until curl closes it (CURLOPT_CLOSESOCKETFUNCTION), across
@@ -261,7 +262,14 @@ static void on_poll(uv_poll_t *h, int status, int events)
         return;
     }
     if (status < 0) {
-        flags = CURL_CSELECT_ERR;
+        /* POLLERR (libuv says UV_EBADF and has stopped this poll): the peer
+         * reset the connection, often right after answering (a receiver
+         * that refuses, or answers, before reading a large body). ERR alone
+         * makes curl fail the transfer without reading that answer; with IN
+         * and OUT it reads what was received first and then meets the
+         * error itself, as curl's own poll loop does (POLLERR = readable). */
+        flags = CURL_CSELECT_ERR | CURL_CSELECT_IN | CURL_CSELECT_OUT;
+        sc->events = 0;   /* stopped: a later request for events restarts it */
     } else {
         if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
         if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
