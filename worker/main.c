@@ -231,6 +231,16 @@ int main(int argc, char **argv)
         exit_code = 2;
         goto out_config;
     }
+    if (w->claim_idle_ms <= 31000) {
+        /* an endpoint's timeout_ms may ask for up to 30 s; delivery.c cuts
+         * every attempt to HOOKQ_CLAIM_IDLE - 1 s so no live claim is
+         * reclaimed: say so once rather than silently */
+        char a[32], b[32];
+        hq_format_duration(w->claim_idle_ms, a, sizeof a);
+        hq_format_duration(w->claim_idle_ms - 1000, b, sizeof b);
+        hq_warn("HOOKQ_CLAIM_IDLE is at most 31s: endpoint timeouts above HOOKQ_CLAIM_IDLE - 1s are cut to it",
+                "claim_idle", a, "attempt_timeout_max", b);
+    }
     if (http_allow_cidrs(allow_cidrs, err, sizeof err) != 0) {
         fprintf(stderr, "hookq-worker: %s\n", err);
         exit_code = 2;
