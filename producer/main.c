@@ -96,9 +96,8 @@ static redisReply *startup_cmd(struct producer *p, const char *url, int argc, co
     return r;
 }
 
-/* redis-cluster://: reads the slot map from the seeds, loads the function
- * library on every master (functions are per node) and checks every
- * master's maxmemory-policy. Exits 2 on failure. */
+/* redis-cluster://: reads the slot map from the seeds and loads the function
+ * library on every master (functions are per node). Exits 2 on failure. */
 static void cluster_startup(struct producer *p, const char *url)
 {
     char err[512];
@@ -110,6 +109,14 @@ static void cluster_startup(struct producer *p, const char *url)
     if (hq_cluster_load_functions(p->cluster, err, sizeof err) != 0)
         die2("HOOKQ_REDIS_URL: cannot load the hookq function library into '%s' (Redis >= 7.0 needed): %s", url,
              err);
+}
+
+/* redis-cluster://: checks every master's maxmemory-policy and logs the
+ * cluster's size. Run after every exit-2 check, so that those stay the one
+ * line on stderr. */
+static void cluster_report(struct producer *p)
+{
+    char err[512];
     int n = hq_cluster_nmasters(p->cluster);
     for (int i = 0; i < n; i++) {
         redisContext *rc = hq_cluster_master(p->cluster, i, err, sizeof err);
@@ -241,6 +248,7 @@ int main(int argc, char **argv)
         die2("HOOKQ_MASTER_KEY: invalid value: %s", err);   /* never echo the key */
 
     char shown[1200];
+    int noeviction = 1;   /* hq_redis_check_noeviction's answer, logged once listening */
     redact_url(c->redis_url, shown, sizeof shown);
     if (hq_redis_url_parse(c->redis_url, &p->rurl, err, sizeof err) != 0)
         die2("HOOKQ_REDIS_URL: invalid value '%s': %s", shown, err);
@@ -253,19 +261,12 @@ int main(int argc, char **argv)
         if (hq_redis_load_functions(p->rc, err, sizeof err) != 0)
             die2("HOOKQ_REDIS_URL: cannot load the hookq function library into '%s' (Redis >= 7.0 needed): %s", shown,
                  err);
-        int ne = hq_redis_check_noeviction(p->rc);
-        if (ne == 0)
-            hq_warn("Redis maxmemory-policy is not noeviction: Redis may silently drop queued deliveries; "
-                    "set maxmemory-policy noeviction");
-        else if (ne < 0)
-            hq_info("cannot read Redis maxmemory-policy (CONFIG refused); make sure it is noeviction");
+        noeviction = hq_redis_check_noeviction(p->rc);
     }
     check_shards(p, shown);
     if (producer_ensure_groups(p, p->rc, err, sizeof err) != 0)
         die2("HOOKQ_REDIS_URL: '%s': %s", shown, err);
 
-    if (!p->keyring)   /* once, after every exit-2 check, so those stay one-line */
-        hq_warn("HOOKQ_MASTER_KEY is not set: endpoint secrets and credentials are stored in Redis in clear");
     p->epdef.payload_format = c->payload_format;
     p->epdef.signature_header = c->signature_header;
     p->epdef.signature_format = c->signature_format;
@@ -288,6 +289,17 @@ int main(int argc, char **argv)
     p->loop = uv_default_loop();
     p->http = hq_http_listen(p->loop, c->listen, (size_t)c->max_body, producer_handle, p, err, sizeof err);
     if (!p->http) die2("HOOKQ_LISTEN: %s", err);
+
+    /* the warnings only now, after every exit-2 check, so those stay one-line */
+    if (p->cluster)
+        cluster_report(p);
+    else if (noeviction == 0)
+        hq_warn("Redis maxmemory-policy is not noeviction: Redis may silently drop queued deliveries; "
+                "set maxmemory-policy noeviction");
+    else if (noeviction < 0)
+        hq_info("cannot read Redis maxmemory-policy (CONFIG refused); make sure it is noeviction");
+    if (!p->keyring)
+        hq_warn("HOOKQ_MASTER_KEY is not set: endpoint secrets and credentials are stored in Redis in clear");
     char addr[300];
     if (strncmp(c->listen, "unix:", 5) == 0) {
         snprintf(addr, sizeof addr, "%s", c->listen);
