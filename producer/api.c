@@ -950,7 +950,7 @@ int producer_ep_load(struct producer *p, hq_http_req *req, const char *id, produ
         producer_error(p, req, 500, "internal", "the stored endpoint cannot be read", NULL);
         return -1;
     }
-    char org[512];
+    char org[4 * 128 + 2];   /* the longest org (128 characters of 4 bytes), and one byte to tell a longer value */
     if (rc == 0 || strcmp(out->ep.id, id) != 0 ||
         (hq_http_query(req, "org_id", org, sizeof org) && strcmp(org, out->ep.org_id) != 0)) {
         producer_ep_free(out);

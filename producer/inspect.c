@@ -21,6 +21,7 @@
 
 #define EVENT_ID_MAX 128
 #define ORG_MAX_BYTES 512        /* 128 characters of up to 4 UTF-8 bytes */
+#define ORG_BUF (ORG_MAX_BYTES + 2) /* an org: one byte more shows a longer (truncated) value */
 #define BIGKEY (HQ_KEY_MAX * 3)  /* keys holding an org and an event id */
 #define LIST_LIMIT_DEFAULT 50
 #define LIST_LIMIT_MAX 250
@@ -149,12 +150,12 @@ static int shard_of(const struct producer *p, const char *id, const char *prefix
 
 /* Finds the org (and so the shard) that published event `id`. With
  * ?org_id= that org is taken as is. Without it every shard's eid:<id> set
- * is read in one pipeline. Returns 0 with org (>= ORG_MAX_BYTES + 1) and
+ * is read in one pipeline. Returns 0 with org (>= ORG_BUF bytes) and
  * *shard set; or answers (404, 409 ambiguous, 503) and returns -1. */
 static int event_locate(struct producer *p, hq_http_req *req, const char *id, char *org, int *shard)
 {
-    if (hq_http_query(req, "org_id", org, ORG_MAX_BYTES + 1)) {
-        if (!org[0] || strlen(org) >= ORG_MAX_BYTES) {
+    if (hq_http_query(req, "org_id", org, ORG_BUF)) {
+        if (!org[0] || strlen(org) > ORG_MAX_BYTES) {
             producer_not_found(p, req, "no event with this id");
             return -1;
         }
@@ -181,9 +182,9 @@ static int event_locate(struct producer *p, hq_http_req *req, const char *id, ch
         if (rs[s]->type != REDIS_REPLY_ARRAY) continue;
         for (size_t i = 0; i < rs[s]->elements; i++) {
             const char *o = rstr(rs[s]->element[i]);
-            if (!o || strlen(o) >= ORG_MAX_BYTES) continue;
+            if (!o || strlen(o) > ORG_MAX_BYTES) continue;
             if (found++ == 0) {
-                snprintf(org, ORG_MAX_BYTES + 1, "%s", o);
+                snprintf(org, ORG_BUF, "%s", o);
                 *shard = s;
             }
         }
@@ -257,7 +258,7 @@ static void route_event(struct producer *p, hq_http_req *req, const char *id)
         producer_not_found(p, req, "no event with this id");
         return;
     }
-    char org[ORG_MAX_BYTES + 1];
+    char org[ORG_BUF];
     int shard = 0;
     if (event_locate(p, req, id, org, &shard) != 0) return;
 
@@ -794,7 +795,7 @@ static void route_resend(struct producer *p, hq_http_req *req, const char *did)
         return;
     }
     /* with ?org_id= the delivery must belong to that org */
-    char org[ORG_MAX_BYTES + 1];
+    char org[ORG_BUF];
     if (hq_http_query(req, "org_id", org, sizeof org)) {
         char key[HQ_KEY_MAX + 64], tag[HQ_KEY_MAX];
         producer_tag(p, shard, tag);
