@@ -507,7 +507,7 @@ static int apply(hq_endpoint *e, const json_t *in, int creating, const hq_endpoi
         if (!json_is_null(v)) {
             s = hq_json_str(v);
             if (!s || !hq_secret_valid(s))
-                return fail(ve, "secret", "secret must be 16-256 printable ASCII characters (no spaces)");
+                return fail(ve, "secret", "secret must be 16-256 printable ASCII characters");
             set_str(&e->secret, s);
         }
     }

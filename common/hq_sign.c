@@ -160,13 +160,13 @@ void hq_secret_generate(char *out)
     OPENSSL_cleanse(raw, sizeof raw);
 }
 
-/* 1 when s is 16..256 printable ASCII (0x21..0x7e), else 0. */
+/* 1 when s is 16..256 printable ASCII (0x20..0x7e: spaces too, SPEC §4a), else 0. */
 int hq_secret_valid(const char *s)
 {
     if (!s) return 0;
     size_t n = 0;
     for (const unsigned char *p = (const unsigned char *)s; *p; p++, n++) {
-        if (*p < 0x21 || *p > 0x7e) return 0;
+        if (*p < 0x20 || *p > 0x7e) return 0;
         if (n >= 256) return 0;
     }
     return n >= 16 && n <= 256;

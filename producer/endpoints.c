@@ -263,7 +263,7 @@ static void ep_rotate(struct producer *p, hq_http_req *req, producer_ep *cur)
     if (sv && !json_is_null(sv)) {
         const char *s = json_string_value(sv);
         if (!json_is_string(sv) || strlen(s) != json_string_length(sv) || !hq_secret_valid(s)) {
-            validation_error(p, req, "secret", "secret must be 16-256 printable ASCII characters (no spaces)");
+            validation_error(p, req, "secret", "secret must be 16-256 printable ASCII characters");
             json_decref(body);
             return;
         }

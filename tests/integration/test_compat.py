@@ -526,7 +526,7 @@ def test_unknown_formats_are_422_naming_the_field():
 
 def test_secret_rules():
     url = "http://127.0.0.1:1/x"
-    for bad in ("0123456789abcde", "", "has a space in it!!", "é-not-ascii-secret-123", "x" * 257, 12345678901234567):
+    for bad in ("0123456789abcde", "", "has a tab\tin it!!!", "é-not-ascii-secret-123", "x" * 257, 12345678901234567):
         st, j = P.api("POST", "/v1/endpoints", {"org_id": "sec-org", "url": url, "events": ["*"], "secret": bad})
         assert st == 422, (bad, st, j)
         assert "secret" in json.dumps(j["error"]), (bad, j)

@@ -2,17 +2,14 @@
 integration files leave unchecked, driven the way a black-box suite would
 (real redis-server, real binaries, real HTTP; no timing assertions).
 
-Two mismatches the audit found are pinned here: an exit-2 error of the
+Three mismatches the audit found are pinned here: an exit-2 error of the
 producer was not the only line on stderr (a warning logged during startup
 came first), and an org_id of 128 four-byte characters (valid) made its
-events unreadable and failed the ?org_id= check (off-by-one buffers). The
+events unreadable and failed the ?org_id= check (off-by-one buffers), and a given secret with a
+space (printable ASCII, SPEC 4a) was refused with 422. The
 other tests pin contract points nothing else checked: HOOKQ_REQUIRE_HTTPS,
 HOOKQ_MAX_BODY on every route, the idempotent repeat of a different body,
-generated ids, created_at normalisation.
-
-test_secret_may_contain_spaces documents a mismatch whose fix lies in
-common/hq_sign.c (hq_secret_valid); it runs only with
-HOOKQ_AUDIT_PENDING=1 until that fix lands."""
+generated ids, created_at normalisation."""
 import os
 import re
 import socket
@@ -227,7 +224,5 @@ if __name__ == "__main__":
              test_repeat_with_another_body_answers_the_first_and_enqueues_nothing,
              test_generated_ids_and_answer_shape, test_longest_org_id_is_readable_back,
              test_created_at_is_stored_in_utc,
-             test_require_https_on_create_and_patch]
-    if os.environ.get("HOOKQ_AUDIT_PENDING") == "1":
-        tests.append(test_secret_may_contain_spaces)
+             test_require_https_on_create_and_patch, test_secret_may_contain_spaces]
     run(tests)

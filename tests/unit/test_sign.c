@@ -100,7 +100,8 @@ static void test_secret_valid(void **state)
     (void)state;
     assert_true(hq_secret_valid("0123456789abcdef"));
     assert_false(hq_secret_valid("0123456789abcde"));
-    assert_false(hq_secret_valid("0123456789 abcdef"));
+    assert_true(hq_secret_valid("0123456789 abcdef"));   /* a space is printable ASCII */
+    assert_false(hq_secret_valid("0123456789\tabcdef"));
     assert_false(hq_secret_valid("0123456789abcdef\x7f"));
     assert_false(hq_secret_valid("0123456789abcdef\xc3\xa9"));
     assert_false(hq_secret_valid(NULL));
