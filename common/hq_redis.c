@@ -308,3 +308,24 @@ int hq_redis_check_noeviction(redisContext *c)
     freeReplyObject(r);
     return rc;
 }
+
+/* See hq_redis.h. */
+void hq_redis_url_redact(const char *url, char *out, size_t n)
+{
+    snprintf(out, n, "%s", url);
+    char *s = strstr(out, "://");
+    if (!s) return;
+    s += 3;
+    char *end = s + strcspn(s, "/?#");
+    char *at = NULL;
+    for (char *q = s; q < end; q++)
+        if (*q == '@') at = q;
+    if (!at) return;
+    char *colon = memchr(s, ':', (size_t)(at - s));
+    if (!colon) return;
+    char tmp[2048];
+    int k = snprintf(tmp, sizeof tmp, "%.*s:***%s", (int)(colon - out), out, at);
+    if (k < 0 || (size_t)k >= sizeof tmp) return;
+    memcpy(out, tmp, (size_t)k + 1 <= n ? (size_t)k + 1 : n);
+    out[n - 1] = '\0';
+}

@@ -22,6 +22,9 @@ typedef struct hq_redis_url {
  * redis-cluster://[user:pass@]host:port[,host:port...],
  * redis-sentinel://host:port[,...]/<master>. Returns 0 or -1 with err. */
 int hq_redis_url_parse(const char *url, hq_redis_url *out, char *err, size_t errlen);
+/* url as given, with any password replaced by "***", into out (n bytes),
+ * for messages; works on URLs hq_redis_url_parse refuses. */
+void hq_redis_url_redact(const char *url, char *out, size_t n);
 
 /* Connects (TCP or unix), with connect/command timeout, AUTH and SELECT.
  * Returns NULL with err on failure. Sentinel: asks the sentinels for the

@@ -43,27 +43,6 @@ static void die2(const char *fmt, ...)
     exit(2);
 }
 
-/* The Redis URL with any password replaced by "***", for messages. */
-static void redact_url(const char *url, char *out, size_t n)
-{
-    snprintf(out, n, "%s", url);
-    char *s = strstr(out, "://");
-    if (!s) return;
-    s += 3;
-    char *end = s + strcspn(s, "/?#");
-    char *at = NULL;
-    for (char *q = s; q < end; q++)
-        if (*q == '@') at = q;
-    if (!at) return;
-    char *colon = memchr(s, ':', (size_t)(at - s));
-    if (!colon) return;
-    char tmp[2048];
-    int k = snprintf(tmp, sizeof tmp, "%.*s:***%s", (int)(colon - out), out, at);
-    if (k < 0 || (size_t)k >= sizeof tmp) return;
-    memcpy(out, tmp, (size_t)k + 1 <= n ? (size_t)k + 1 : n);
-    out[n - 1] = '\0';
-}
-
 static int token_valid(const char *s)
 {
     if (!s || !*s) return 0;
@@ -249,7 +228,7 @@ int main(int argc, char **argv)
 
     char shown[1200];
     int noeviction = 1;   /* hq_redis_check_noeviction's answer, logged once listening */
-    redact_url(c->redis_url, shown, sizeof shown);
+    hq_redis_url_redact(c->redis_url, shown, sizeof shown);
     if (hq_redis_url_parse(c->redis_url, &p->rurl, err, sizeof err) != 0)
         die2("HOOKQ_REDIS_URL: invalid value '%s': %s", shown, err);
     if (p->rurl.kind == HQ_REDIS_CLUSTER) {
