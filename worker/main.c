@@ -252,7 +252,9 @@ int main(int argc, char **argv)
         goto out_config;
     }
     if (hq_redis_url_parse(redis_url, &w->url, err, sizeof err) != 0) {
-        fprintf(stderr, "hookq-worker: HOOKQ_REDIS_URL: invalid value: %s\n", err);
+        char shown[1200];
+        hq_redis_url_redact(redis_url, shown, sizeof shown);
+        fprintf(stderr, "hookq-worker: HOOKQ_REDIS_URL: invalid value '%s': %s\n", shown, err);
         exit_code = 2;
         goto out_config;
     }

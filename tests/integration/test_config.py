@@ -29,6 +29,7 @@ def expect_exit2(binary, var, value, extra=None):
     lines = [l for l in err.strip().splitlines() if l.strip()]
     assert len(lines) == 1, (var, err)
     assert var in lines[0], (var, lines[0])
+    assert value in lines[0], (var, value, lines[0])   # SPEC 2: naming the variable and the value
 
 
 def test_bad_values_exit_2_naming_the_variable():
