@@ -8,6 +8,7 @@
  * 1 at once) and the final accounting (uv_loop_close must find no handle
  * left open). The loop itself is worker.c. */
 #include "hq_fmacros.h"
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,6 +241,12 @@ int main(int argc, char **argv)
         hq_format_duration(w->claim_idle_ms - 1000, b, sizeof b);
         hq_warn("HOOKQ_CLAIM_IDLE is at most 31s: endpoint timeouts above HOOKQ_CLAIM_IDLE - 1s are cut to it",
                 "claim_idle", a, "attempt_timeout_max", b);
+    }
+    if (w->ca_file && w->ca_file[0] && access(w->ca_file, R_OK) != 0) {
+        /* else every HTTPS attempt would fail, one by one, until dead */
+        fprintf(stderr, "hookq-worker: HOOKQ_CA_FILE: invalid value '%s': %s\n", w->ca_file, strerror(errno));
+        exit_code = 2;
+        goto out_config;
     }
     if (http_allow_cidrs(allow_cidrs, err, sizeof err) != 0) {
         fprintf(stderr, "hookq-worker: %s\n", err);

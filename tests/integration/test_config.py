@@ -44,6 +44,7 @@ def test_bad_values_exit_2_naming_the_variable():
     expect_exit2("hookq-worker", "HOOKQ_CONCURRENCY", "lots")
     expect_exit2("hookq-producer", "HOOKQ_MAX_BODY", "big")
     expect_exit2("hookq-producer", "HOOKQ_PAYLOAD_FORMAT", "xml")
+    expect_exit2("hookq-worker", "HOOKQ_CA_FILE", "/nonexistent/ca.pem")
 
 
 def test_missing_token_exits_2():
