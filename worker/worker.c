@@ -747,6 +747,8 @@ static void conn_connect(struct conn *c)
     uv_timer_start(&c->timer, on_deadline, 500, 500);
 }
 
+static void cron_heartbeat(struct hq_worker *w, int64_t now);
+
 static void conn_ready(struct conn *c)
 {
     struct hq_worker *w = c->w;
@@ -755,6 +757,10 @@ static void conn_ready(struct conn *c)
     if (c == &c->rl->cmd) {
         w->groups_ok = 1;
         w->cmd_hold_until = 0;
+        /* the heartbeat's connections: the worker shows in GET /v1/stats
+         * (live_workers) as soon as it can claim, not a cron tick later */
+        if (!w->stopping && (c == &w->rlanes[w->hb_lane].cmd || c == &w->rlanes[w->zs_lane].cmd))
+            cron_heartbeat(w, hq_now_ms());
     }
     hq_info("redis connected", "conn", c->name);
 }

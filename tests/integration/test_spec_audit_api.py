@@ -18,7 +18,7 @@ import sys
 from urllib.parse import quote
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import BIN, Producer, Redis, hgetall, run  # noqa: E402
+from harness import BIN, Producer, Receiver, Redis, Worker, hgetall, run, wait_for  # noqa: E402
 
 R = Redis()
 
@@ -218,11 +218,37 @@ def test_secret_may_contain_spaces():
     assert "another one, with spaces" in cfg, cfg
 
 
+def test_worker_is_live_before_its_first_delivery():
+    """SPEC 6: GET /v1/stats counts live workers. A worker's first heartbeat
+    goes out as its Redis connection is ready, before the load of what it
+    claims (the same connection, outside Redis Cluster), so a receiver that
+    asks the stats while its first delivery is in flight sees it; it used to
+    wait for the first cron tick, after the first deliveries."""
+    seen = []
+
+    def respond(req):
+        st, j = P.api("GET", "/v1/stats")
+        seen.append(j["live_workers"] if st == 200 else ("status", st))
+        return 200, {}, b"ok"
+    rcv = Receiver(respond)
+    st, ep = P.api("POST", "/v1/endpoints", {"org_id": "o-live", "url": rcv.url("/h")})
+    assert st == 201, (st, ep)
+    P.publish("o-live", "a.b", {"n": 1})
+    w = Worker(R, "worker-live")
+    try:
+        wait_for(lambda: seen, 20, "the first delivery")
+        assert seen[0] == 1, seen
+    finally:
+        w.stop()
+        rcv.close()
+
+
 if __name__ == "__main__":
     tests = [test_bad_listen_address_is_one_line, test_listen_address_in_use_is_one_line,
              test_shard_mismatch_on_evicting_redis_is_one_line, test_max_body_applies_to_every_post_route,
              test_repeat_with_another_body_answers_the_first_and_enqueues_nothing,
              test_generated_ids_and_answer_shape, test_longest_org_id_is_readable_back,
              test_created_at_is_stored_in_utc,
-             test_require_https_on_create_and_patch, test_secret_may_contain_spaces]
+             test_require_https_on_create_and_patch, test_secret_may_contain_spaces,
+             test_worker_is_live_before_its_first_delivery]
     run(tests)
