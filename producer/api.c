@@ -1040,8 +1040,10 @@ static void route_v1(struct producer *p, hq_http_req *req)
         return;
     }
     if (strcmp(path, "/v1/events/batch") == 0) {
+        /* GET is GET /v1/events/{id} of an event whose id is "batch" */
         if (post) producer_events_batch(p, req);
-        else producer_method_not_allowed(p, req, "POST");
+        else if (strcmp(req->method, "GET") == 0 && producer_inspect_route(p, req, path)) {}
+        else producer_method_not_allowed(p, req, "GET, POST");
         return;
     }
     if (strncmp(path, "/v1/endpoints", 13) == 0 && (path[13] == '\0' || path[13] == '/')) {

@@ -243,6 +243,18 @@ def test_worker_is_live_before_its_first_delivery():
         rcv.close()
 
 
+def test_event_with_id_batch_is_readable():
+    """SPEC 3/6: a client-given event id may be "batch"; GET /v1/events/batch
+    is then that event (POST stays the batch route; other methods are 405
+    naming both)."""
+    st, j = P.api("POST", "/v1/events", {"org_id": "o-batchid", "type": "a.b", "data": {"k": 1}, "id": "batch"})
+    assert st == 202 and j["id"] == "batch", (st, j)
+    st, j = P.api("GET", "/v1/events/batch")
+    assert st == 200 and j["id"] == "batch" and j["org_id"] == "o-batchid", (st, j)
+    st, j, h, _ = P.request("PUT", "/v1/events/batch", {})
+    assert st == 405 and "POST" in h.get("Allow", "") and "GET" in h.get("Allow", ""), (st, j, h)
+
+
 if __name__ == "__main__":
     tests = [test_bad_listen_address_is_one_line, test_listen_address_in_use_is_one_line,
              test_shard_mismatch_on_evicting_redis_is_one_line, test_max_body_applies_to_every_post_route,
@@ -250,5 +262,5 @@ if __name__ == "__main__":
              test_generated_ids_and_answer_shape, test_longest_org_id_is_readable_back,
              test_created_at_is_stored_in_utc,
              test_require_https_on_create_and_patch, test_secret_may_contain_spaces,
-             test_worker_is_live_before_its_first_delivery]
+             test_worker_is_live_before_its_first_delivery, test_event_with_id_batch_is_readable]
     run(tests)
