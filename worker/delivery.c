@@ -848,8 +848,9 @@ static int curl_class(CURLcode rc, int blocked)
 
 /* The transfer ended. A received final response head decides the outcome
  * even if the body then failed (e.g. aborted at 64 KiB): the receiver
- * answered. A status line whose head never completed (slowloris, reset) is
- * no answer: the transfer error decides. */
+ * answered. A status line whose head never completed (slowloris, reset, or
+ * a connection closed inside the head, which libcurl reports as CURLE_OK)
+ * is no answer: the transfer error decides. */
 void delivery_http_done(struct delivery *d, CURLcode rc)
 {
     struct hq_worker *w = d->w;
@@ -868,7 +869,7 @@ void delivery_http_done(struct delivery *d, CURLcode rc)
 
     char err[CURL_ERROR_SIZE + 128];
     int cls;
-    if (code >= 200 && (rc == CURLE_OK || d->head_done)) {
+    if (code >= 200 && d->head_done) {
         cls = code < 300 ? C_2XX : code < 400 ? C_3XX : code < 500 ? C_4XX : code < 600 ? C_5XX : C_OTHER;
         /* "<code> <reason phrase>" (or "HTTP <code>"), without printf */
         char *p = err;
@@ -893,6 +894,8 @@ void delivery_http_done(struct delivery *d, CURLcode rc)
             snprintf(err, sizeof err, "response head larger than %d KiB", RESP_MAX / 1024);
         else if (rc == CURLE_OUT_OF_MEMORY && !d->head_done && d->resp_total > 0)
             snprintf(err, sizeof err, "response head too large (a header line over libcurl's limit)");
+        else if (rc == CURLE_OK)
+            snprintf(err, sizeof err, "connection closed inside the response head");
         else if (errbuf[0])
             snprintf(err, sizeof err, "%s", errbuf);
         else
