@@ -237,30 +237,49 @@ static double latency_estimate(struct epentry *ep, int64_t now, int cap)
 
 /* How many loaded deliveries may wait for one endpoint at this worker: what
  * it can work off in about BACKLOG_HORIZON_MS at its estimated pace, at
- * least twice its concurrency, at most everything. Past that, deliveries are
- * handed back to the retry set (delivery_defer), so a slow, black-holed or
- * rate-limited endpoint cannot hold the slots other endpoints need, while a
- * fast one may still use them all. */
+ * least twice its concurrency (but never more than half of what the rest of
+ * the pool leaves) and at least 1 (so an endpoint with a free slot always
+ * gets its delivery: at 0 nothing would start, and nothing would ever end
+ * to tell its pace), at most everything. The pace is unknown until one of
+ * its attempts has ended (a black hole's first backlog must not fill the
+ * pool before its first timeout), and never faster than its rate limit
+ * (waiting for tokens holds claim slots as surely as a slow answer does).
+ * Past that, deliveries are handed back to the retry set (delivery_defer),
+ * at submission and again by epcache_shed when the estimate has grown, so a
+ * slow, black-holed or rate-limited endpoint cannot hold the slots other
+ * endpoints need, while a fast one may still use them all. */
 #define BACKLOG_HORIZON_MS 1000.0
 
 static int backlog_cap(struct hq_worker *w, struct epentry *ep, int64_t now)
 {
     int cap = w->ep_concurrency;
     double est = latency_estimate(ep, now, cap);
-    if (est < 1.0)
-        return w->concurrency;
-    double n = cap * BACKLOG_HORIZON_MS / est;
-    if (n < 2.0 * cap) n = 2.0 * cap;
+    double n;
+    if (est >= 1.0)
+        n = cap * BACKLOG_HORIZON_MS / est;
+    else
+        n = ep->last_done_ms ? (double)w->concurrency : 0.0;
+    int rate = ep->cfg ? ep->cfg->e.rate_limit_per_sec : 0;
+    if (rate > 0 && n > rate * BACKLOG_HORIZON_MS / 1000.0)
+        n = rate * BACKLOG_HORIZON_MS / 1000.0;
+    double lo = 2.0 * cap, share = (w->concurrency - cap) / 2.0;
+    if (lo > share) lo = share;
+    if (lo < 1.0) lo = 1.0;   /* a delivery that can start at once is never deferred */
+    if (n < lo) n = lo;
     if (n > w->concurrency) n = w->concurrency;
     return (int)n;
 }
 
 /* When a deferred delivery comes back: about when the backlog ahead of it
- * has drained at the endpoint's pace, 1 s..60 s, with +-10 % jitter. */
+ * has drained at the endpoint's pace (and its rate limit), 1 s..60 s, with
+ * +-10 % jitter. */
 static int64_t defer_delay(struct hq_worker *w, struct epentry *ep, int64_t now)
 {
     double est = latency_estimate(ep, now, w->ep_concurrency);
     int64_t t = (int64_t)(est * (ep->nwait + 1) / w->ep_concurrency);
+    int rate = ep->cfg ? ep->cfg->e.rate_limit_per_sec : 0;
+    if (rate > 0 && (int64_t)((ep->nwait + 1) * 1000.0 / rate) > t)
+        t = (int64_t)((ep->nwait + 1) * 1000.0 / rate);
     if (t < 1000) t = 1000;
     if (t > 60000) t = 60000;
     return t * 9 / 10 + (int64_t)(random() % (t / 5 + 1));
@@ -312,6 +331,42 @@ void epcache_pump_limited(struct hq_worker *w)
 {
     if (w->rl_blocked > 0)
         strmap_each(&w->eps, pump_limited_one, w);
+}
+
+/* Hands back the waiters of one endpoint beyond its backlog_cap now: the
+ * estimate they were admitted under may be stale (an endpoint that was fast
+ * and now hangs). The oldest keep their place; the newest are deferred. */
+static void shed_one(const char *key, void *val, void *arg)
+{
+    struct hq_worker *w = arg;
+    struct epentry *ep = val;
+    (void)key;
+    if (!ep->act || !ep->wait_head)
+        return;
+    int64_t now = hq_now_ms();
+    int keep = backlog_cap(w, ep, now);
+    if (ep->nwait <= keep)
+        return;
+    struct delivery **pp = &ep->wait_head, *last = NULL;
+    for (int i = 0; i < keep && *pp; i++) {
+        last = *pp;
+        pp = &last->next;
+    }
+    struct delivery *rest = *pp;
+    *pp = NULL;
+    ep->wait_tail = last;
+    ep->nwait = keep;
+    while (rest) {
+        struct delivery *nx = rest->next;
+        rest->next = NULL;
+        delivery_defer(rest, defer_delay(w, ep, now));
+        rest = nx;
+    }
+}
+
+void epcache_shed(struct hq_worker *w)
+{
+    strmap_each(&w->eps, shed_one, w);
 }
 
 static void sweep_one(const char *key, void *val, void *arg)

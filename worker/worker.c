@@ -1695,6 +1695,8 @@ static void on_cron(uv_timer_t *t)
     hq_metric_set(w->m_inflight, (double)w->http_inflight);
     if (!w->stopping)
         epcache_pump_limited(w);
+    if (!w->stopping && due(now, &w->last_shed, 1000))
+        epcache_shed(w);
     if (w->cluster && !w->stopping)
         cron_topology(w, now);
     if (w->stopping || !any_cmd_ready(w) || now < w->cmd_hold_until)

@@ -278,7 +278,7 @@ struct hq_worker {
     uv_prepare_t prepare;
     uv_signal_t sigterm, sigint;
     uv_timer_t drain_timer;
-    int64_t last_promote, last_reclaim, last_heartbeat, last_sample, last_sweep;
+    int64_t last_promote, last_reclaim, last_heartbeat, last_sample, last_sweep, last_shed;
 
     hq_http_server *http;
 
@@ -362,6 +362,9 @@ void epcache_sweep(struct hq_worker *w, int64_t now);
 void epcache_drop_waiters(struct hq_worker *w);
 /* Starts waiters held back by a rate limit whose bucket has refilled (cron). */
 void epcache_pump_limited(struct hq_worker *w);
+/* Defers the waiters of every endpoint beyond its current backlog cap
+ * (cron, once a second). */
+void epcache_shed(struct hq_worker *w);
 void epcache_free(struct hq_worker *w);
 void epcfg_unref(struct epcfg *c);
 
