@@ -62,6 +62,7 @@ struct hq_http_server {
     int listener_open;
     void (*close_cb)(void *);
     void *close_arg;
+    void (*error_cb)(int status, void *arg);   /* hq_http_on_error */
 };
 
 enum hdr_state { HS_NONE, HS_FIELD, HS_VALUE };
@@ -464,6 +465,8 @@ static void answer_error(conn *c, int status)
                     : "malformed HTTP request";
     int n = snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}", code, msg);
     write_response(c, status, "application/json", NULL, body, (size_t)n, 0);
+    if (c->srv->error_cb)
+        c->srv->error_cb(status, c->srv->arg);
     hq_debug("http protocol error", "status", status == 413 ? "413" : status == 431 ? "431" : "400");
     c->draining = 1;
     c->keep_alive = 0;
@@ -781,6 +784,11 @@ hq_http_server *hq_http_listen(uv_loop_t *loop, const char *listen, size_t max_b
         }
     }
     return s;
+}
+
+void hq_http_on_error(hq_http_server *s, void (*cb)(int status, void *arg))
+{
+    s->error_cb = cb;
 }
 
 int hq_http_port(const hq_http_server *s)

@@ -34,6 +34,9 @@ typedef void (*hq_http_handler)(hq_http_req *req, void *arg);
  * err on failure. */
 hq_http_server *hq_http_listen(uv_loop_t *loop, const char *listen, size_t max_body,
                                hq_http_handler handler, void *arg, char *err, size_t errlen);
+/* cb(status, the listen arg) is called for every answer the server gives
+ * by itself, without the handler (400, 413, 431), e.g. to count it. */
+void hq_http_on_error(hq_http_server *s, void (*cb)(int status, void *arg));
 /* The port actually bound (for port 0), or 0 for unix sockets. */
 int hq_http_port(const hq_http_server *s);
 /* Answers a request exactly once. extra_headers: NULL or "Name: value\r\n"... */

@@ -775,14 +775,23 @@ int producer_reply_failed(struct producer *p, const redisReply *r)
 
 /* ---- responses ---- */
 
-void producer_respond(struct producer *p, hq_http_req *req, int status, const char *ctype,
-                      const char *extra_headers, const char *body, size_t len)
+/* Counts an answer in hookq_http_requests_total{code}; also the HTTP
+ * server's own answers to requests it could not parse or would not read
+ * (400, 413, 431: hq_http_on_error). */
+void producer_count_answer(int status, void *arg)
 {
+    struct producer *p = arg;
     char labels[32];
     snprintf(labels, sizeof labels, "code=\"%d\"", status);
     hq_metric *m = hq_metrics_get(p->metrics, HQ_COUNTER, "hookq_http_requests_total",
                                   "HTTP requests answered by the producer, by status code", labels, NULL, 0);
     if (m) hq_metric_add(m, 1);
+}
+
+void producer_respond(struct producer *p, hq_http_req *req, int status, const char *ctype,
+                      const char *extra_headers, const char *body, size_t len)
+{
+    producer_count_answer(status, p);
     p->last_status = status;
     hq_http_respond(req, status, ctype, extra_headers, body, len);
 }

@@ -268,6 +268,7 @@ int main(int argc, char **argv)
     p->loop = uv_default_loop();
     p->http = hq_http_listen(p->loop, c->listen, (size_t)c->max_body, producer_handle, p, err, sizeof err);
     if (!p->http) die2("HOOKQ_LISTEN: %s", err);
+    hq_http_on_error(p->http, producer_count_answer);
 
     /* the warnings only now, after every exit-2 check, so those stay one-line */
     if (p->cluster)

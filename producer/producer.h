@@ -169,6 +169,8 @@ void producer_tag(const struct producer *p, int shard, char *out);
 
 /* ---- responses ---- */
 
+/* Counts an answer in hookq_http_requests_total{code} (arg: the producer). */
+void producer_count_answer(int status, void *arg);
 /* Answers with the given body (any type) and counts the status. */
 void producer_respond(struct producer *p, hq_http_req *req, int status, const char *ctype,
                       const char *extra_headers, const char *body, size_t len);
