@@ -150,6 +150,9 @@ void cli_print_json(FILE *f, const json_t *v);
 /* The --json output: the API's body as is, newline-terminated (nothing for
  * an empty body). */
 void cli_print_raw(const cli_resp *r);
+/* json_string(v) for the value of --flag, or NULL after a usage error when
+ * v is not valid UTF-8 (JSON cannot carry it; it must not silently drop). */
+json_t *cli_json_str(const cli_ctx *c, const char *flag, const char *v);
 /* Reads --data's value: "@path" reads a file, "-" reads stdin, anything else
  * is the text itself. Parses it as JSON; requires an object when
  * want_object. Returns a new reference, or NULL after printing a usage

@@ -38,11 +38,16 @@ const cli_flag cli_endpoint_body_flags[] = {
     { NULL, NULL, 0, NULL },
 };
 
-/* Sets key to the string flag's value when it was given. */
-static void put_str(json_t *body, const cli_args *a, const char *flag, const char *key)
+/* Sets key to the string flag's value when it was given; -1 after a usage
+ * error (not UTF-8). */
+static int put_str(const cli_ctx *c, json_t *body, const cli_args *a, const char *flag, const char *key)
 {
     const char *v = cli_arg(a, flag);
-    if (v) json_object_set_new(body, key, json_string(v));
+    if (!v) return 0;
+    json_t *s = cli_json_str(c, flag, v);
+    if (!s) return -1;
+    json_object_set_new(body, key, s);
+    return 0;
 }
 
 /* Sets key to the integer flag's value when given; -1 on a bad number. */
@@ -75,7 +80,13 @@ static json_t *split_list(const cli_ctx *c, const char *flag, const char *s)
             cli_usage_error(c, "--%s: empty item in '%s'", flag, s);
             return NULL;
         }
-        json_array_append_new(arr, json_stringn(p, n));
+        json_t *item = json_stringn(p, n);
+        if (!item) {
+            json_decref(arr);
+            cli_usage_error(c, "--%s: the value is not valid UTF-8", flag);
+            return NULL;
+        }
+        json_array_append_new(arr, item);
         if (!comma) break;
         p = comma + 1;
     }
@@ -102,11 +113,18 @@ static int put_auth(const cli_ctx *c, json_t *body, const cli_args *a)
     for (char *q = t; *q; q++)
         if (*q == '-') *q = '_';  /* accept api-key */
     json_t *auth = json_object();
-    json_object_set_new(auth, "type", json_string(t));
-    if (user) json_object_set_new(auth, "username", json_string(user));
-    if (pass) json_object_set_new(auth, "password", json_string(pass));
-    if (key) json_object_set_new(auth, "key", json_string(key));
-    if (tok) json_object_set_new(auth, "token", json_string(tok));
+    static const char *const flags[] = { "auth-type", "auth-username", "auth-password", "auth-key", "auth-token" };
+    static const char *const keys[] = { "type", "username", "password", "key", "token" };
+    const char *vals[] = { t, user, pass, key, tok };
+    for (int i = 0; i < 5; i++) {
+        if (!vals[i]) continue;
+        json_t *s = cli_json_str(c, flags[i], vals[i]);
+        if (!s) {
+            json_decref(auth);
+            return -1;
+        }
+        json_object_set_new(auth, keys[i], s);
+    }
     json_object_set_new(body, "auth", auth);
     return 1;
 }
@@ -123,16 +141,15 @@ static json_t *endpoint_body(const cli_ctx *c, const cli_args *a, int org_in_bod
     } else {
         body = json_object();
     }
-    if (org_in_body) put_str(body, a, "org", "org_id");
-    put_str(body, a, "url", "url");
-    put_str(body, a, "name", "name");
-    put_str(body, a, "signature-header", "signature_header");
-    put_str(body, a, "signature-format", "signature_format");
-    put_str(body, a, "payload-format", "payload_format");
-    put_str(body, a, "secret", "secret");
-    put_str(body, a, "retry-schedule", "retry_schedule");
-    put_str(body, a, "description", "description");
-    if (put_int(c, body, a, "timeout-ms", "timeout_ms") < 0 ||
+    if ((org_in_body && put_str(c, body, a, "org", "org_id") < 0) || put_str(c, body, a, "url", "url") < 0 ||
+        put_str(c, body, a, "name", "name") < 0 ||
+        put_str(c, body, a, "signature-header", "signature_header") < 0 ||
+        put_str(c, body, a, "signature-format", "signature_format") < 0 ||
+        put_str(c, body, a, "payload-format", "payload_format") < 0 ||
+        put_str(c, body, a, "secret", "secret") < 0 ||
+        put_str(c, body, a, "retry-schedule", "retry_schedule") < 0 ||
+        put_str(c, body, a, "description", "description") < 0 ||
+        put_int(c, body, a, "timeout-ms", "timeout_ms") < 0 ||
         put_int(c, body, a, "rate-limit", "rate_limit_per_sec") < 0 || put_auth(c, body, a) < 0)
         goto fail;
     const char *ev = cli_arg(a, "events");
@@ -155,7 +172,13 @@ static json_t *endpoint_body(const cli_ctx *c, const cli_args *a, int org_in_bod
             char *name = hq_strndup(hs[i], (size_t)(colon - hs[i]));
             const char *v = colon + 1;
             while (*v == ' ' || *v == '\t') v++;
-            json_object_set_new(h, name, json_string(v));
+            json_t *hv = cli_json_str(c, "header", v);
+            if (!hv || json_object_set_new(h, name, hv) < 0) {  /* a name that is not UTF-8 fails here */
+                if (hv) cli_usage_error(c, "--header: the name is not valid UTF-8");
+                hq_free(name);
+                json_decref(h);
+                goto fail;
+            }
             hq_free(name);
         }
         json_object_set_new(body, "headers", h);
@@ -339,7 +362,10 @@ int cli_endpoints_rotate(cli_ctx *c, cli_args *a)
     const char *id = need_id(c, a);
     if (!id) return CLI_EXIT_USAGE;
     json_t *body = json_object();
-    put_str(body, a, "secret", "secret");
+    if (put_str(c, body, a, "secret", "secret") < 0) {
+        json_decref(body);
+        return CLI_EXIT_USAGE;
+    }
     hq_buf p;
     ep_path(&p, id, "/rotate-secret", a);
     cli_resp r;
@@ -359,8 +385,10 @@ int cli_endpoints_test(cli_ctx *c, cli_args *a)
     if (!id) return CLI_EXIT_USAGE;
     const char *type = cli_arg(a, "type");
     if (!type) return cli_usage_error(c, "--type is required");
+    json_t *ts = cli_json_str(c, "type", type);
+    if (!ts) return CLI_EXIT_USAGE;
     json_t *body = json_object();
-    json_object_set_new(body, "type", json_string(type));
+    json_object_set_new(body, "type", ts);
     hq_buf p;
     ep_path(&p, id, "/test", a);
     cli_resp r;

@@ -16,15 +16,24 @@ int cli_send(cli_ctx *c, cli_args *a)
     if (a->npos) return cli_usage_error(c, "unexpected argument '%s'", a->pos[0]);
     const char *org = cli_arg(a, "org"), *type = cli_arg(a, "type"), *data = cli_arg(a, "data");
     if (!org || !type || !data) return cli_usage_error(c, "--org, --type and --data are required");
-    json_t *d = cli_read_json_arg("data", data, 1);
-    if (!d) return CLI_EXIT_USAGE;
     json_t *body = json_object();
-    json_object_set_new(body, "type", json_string(type));
-    json_object_set_new(body, "org_id", json_string(org));
+    static const char *const flags[] = { "type", "org", "id", "created-at" };
+    static const char *const keys[] = { "type", "org_id", "id", "created_at" };
+    const char *vals[] = { type, org, cli_arg(a, "id"), cli_arg(a, "created-at") };
+    for (int i = 0; i < 4; i++) {
+        json_t *s = vals[i] ? cli_json_str(c, flags[i], vals[i]) : NULL;
+        if (vals[i] && !s) {
+            json_decref(body);
+            return CLI_EXIT_USAGE;
+        }
+        if (s) json_object_set_new(body, keys[i], s);
+    }
+    json_t *d = cli_read_json_arg("data", data, 1);
+    if (!d) {
+        json_decref(body);
+        return CLI_EXIT_USAGE;
+    }
     json_object_set_new(body, "data", d);
-    const char *id = cli_arg(a, "id"), *ca = cli_arg(a, "created-at");
-    if (id) json_object_set_new(body, "id", json_string(id));
-    if (ca) json_object_set_new(body, "created_at", json_string(ca));
     cli_resp r;
     int rc = cli_call(c, "POST", "/v1/events", body, &r);
     json_decref(body);

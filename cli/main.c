@@ -1,7 +1,8 @@
 /* hookq: the admin CLI over the producer's HTTP API. This file holds the
  * command table (one row per command: words, synopsis, help, flags, handler),
- * the global options (--api / HOOKQ_API_URL, --token / HOOKQ_API_TOKEN,
- * --json, --help), help generated from the table, and dispatch. Global
+ * the global options (--api-url / HOOKQ_API_URL, --api-token /
+ * HOOKQ_API_TOKEN, with the short forms --api and --token; --json, --help),
+ * help generated from the table, and dispatch. Global
  * options may appear before or after the command words; every word is
  * parsed strictly against the command's flag table plus the global one.
  * Exit codes: 0 ok, 1 the API answered an error, 2 usage or configuration
@@ -21,9 +22,14 @@
 
 #define DEFAULT_API "http://127.0.0.1:8080"
 
+/* --api-url and --api-token match HOOKQ_API_URL and HOOKQ_API_TOKEN the way
+ * every hookq binary names its flags (SPEC 2); --api and --token are their
+ * short forms. */
 static const cli_flag global_flags[] = {
-    { "api", "URL", 0, "API base URL (env HOOKQ_API_URL, default " DEFAULT_API ")" },
-    { "token", "TOKEN", 0, "API bearer token (env HOOKQ_API_TOKEN, required)" },
+    { "api-url", "URL", 0, "API base URL (env HOOKQ_API_URL, default " DEFAULT_API ")" },
+    { "api-token", "TOKEN", 0, "API bearer token (env HOOKQ_API_TOKEN, required)" },
+    { "api", "URL", 0, "short for --api-url" },
+    { "token", "TOKEN", 0, "short for --api-token" },
     { "json", NULL, 0, "print the API's JSON answer as is" },
     { "help", NULL, 0, "show help for the command" },
     { NULL, NULL, 0, NULL },
@@ -160,9 +166,9 @@ static void top_help(FILE *f)
     }
     fprintf(f, "\nGlobal flags (before or after the command):\n");
     cli_flags_help(f, global_flags);
-    fprintf(f, "\nEnvironment:\n"
-               "  HOOKQ_API_URL    API base URL (default %s)\n"
-               "  HOOKQ_API_TOKEN  API bearer token (required unless --token)\n\n%s\n"
+    fprintf(f, "\nEnvironment (each with its flag):\n"
+               "  HOOKQ_API_URL    --api-url    API base URL (default %s)\n"
+               "  HOOKQ_API_TOKEN  --api-token  API bearer token (required)\n\n%s\n"
                "Run '%s <command> --help' for a command's flags.\n",
             DEFAULT_API, exit_codes_help, CLI_NAME);
 }
@@ -193,6 +199,7 @@ static void cmd_help(FILE *f, const struct cmd *c)
     fprintf(f, "\n%s", exit_codes_help);
 }
 
+/* One line on stderr: "hookq: <msg> (see 'hookq <command> --help')". */
 int cli_usage_error(const cli_ctx *c, const char *fmt, ...)
 {
     va_list ap;
@@ -200,9 +207,22 @@ int cli_usage_error(const cli_ctx *c, const char *fmt, ...)
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\n");
-    if (c && c->cmdname) fprintf(stderr, "Run '%s %s --help' for usage.\n", CLI_NAME, c->cmdname);
-    else fprintf(stderr, "Run '%s --help' for usage.\n", CLI_NAME);
+    if (c && c->cmdname) fprintf(stderr, " (see '%s %s --help')\n", CLI_NAME, c->cmdname);
+    else fprintf(stderr, " (see '%s --help')\n", CLI_NAME);
+    return CLI_EXIT_USAGE;
+}
+
+/* A bad HOOKQ_API_URL / HOOKQ_API_TOKEN: one line naming the variable and
+ * the value (SPEC 2), exit 2. */
+static int config_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int config_error(const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: ", CLI_NAME);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
     return CLI_EXIT_USAGE;
 }
 
@@ -228,7 +248,8 @@ static const struct cmd *find_cmd(const char *group, const char *name)
 /* 1 when the global flag w ("--api", not "--api=x") takes the next word. */
 static int global_takes_value(const char *w)
 {
-    return strcmp(w, "--api") == 0 || strcmp(w, "--token") == 0;
+    return strcmp(w, "--api") == 0 || strcmp(w, "--token") == 0 || strcmp(w, "--api-url") == 0 ||
+           strcmp(w, "--api-token") == 0;
 }
 
 /* Finds the command words in argv: skips global flags (and their values)
@@ -252,22 +273,60 @@ static int any_help(int argc, char **argv)
     return 0;
 }
 
-/* Resolves --api/--token/--json against the environment into c. */
+/* Why url is not a usable API base URL (http or https, a host, a valid
+ * port, no query or fragment: paths are appended to it), or NULL. */
+static const char *bad_api_url(const char *url)
+{
+    CURLU *u = curl_url();
+    if (!u) return "out of memory";
+    const char *why = NULL;
+    char *scheme = NULL, *host = NULL, *query = NULL, *frag = NULL;
+    CURLUcode uc = curl_url_set(u, CURLUPART_URL, url, 0);
+    if (uc != CURLUE_OK) why = curl_url_strerror(uc);
+    else if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+             (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0))
+        why = "the scheme must be http or https";
+    else if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !*host) why = "no host";
+    else if (curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK ||
+             curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0) == CURLUE_OK)
+        why = "no query or fragment allowed";
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(query);
+    curl_free(frag);
+    curl_url_cleanup(u);
+    return why;
+}
+
+/* The value of a global flag given under its long or short name (NULL when
+ * neither); both at once are a flag given twice. */
+static int alias_arg(const cli_ctx *c, const cli_args *a, const char *name, const char *alias, const char **v)
+{
+    if (cli_has(a, name) && cli_has(a, alias))
+        return cli_usage_error(c, "--%s given more than once (as --%s)", name, alias);
+    *v = cli_arg(a, name) ? cli_arg(a, name) : cli_arg(a, alias);
+    return CLI_EXIT_OK;
+}
+
+/* Resolves --api-url/--api-token/--json against the environment into c. */
 static int setup_ctx(cli_ctx *c, const cli_args *a)
 {
-    const char *api = cli_arg(a, "api");
+    const char *api, *tok;
+    if (alias_arg(c, a, "api-url", "api", &api) != CLI_EXIT_OK ||
+        alias_arg(c, a, "api-token", "token", &tok) != CLI_EXIT_OK)
+        return CLI_EXIT_USAGE;
     if (!api) api = getenv("HOOKQ_API_URL");
     if (!api || !*api) api = DEFAULT_API;
-    if (strncmp(api, "http://", 7) != 0 && strncmp(api, "https://", 8) != 0)
-        return cli_usage_error(c, "HOOKQ_API_URL (--api): invalid URL '%s' (use http://host:port)", api);
+    const char *why = bad_api_url(api);
+    if (why)
+        return config_error("HOOKQ_API_URL (--api-url): invalid URL '%s': %s (use http://host:port)", api, why);
     c->api = hq_strdup(api);
     size_t n = strlen(c->api);
     while (n > 0 && c->api[n - 1] == '/') c->api[--n] = 0;
 
-    const char *tok = cli_arg(a, "token");
     if (!tok) tok = getenv("HOOKQ_API_TOKEN");
-    if (!tok || !*tok) return cli_usage_error(c, "HOOKQ_API_TOKEN (--token) is required");
-    if (strpbrk(tok, "\r\n")) return cli_usage_error(c, "HOOKQ_API_TOKEN (--token): invalid token");
+    if (!tok || !*tok) return config_error("HOOKQ_API_TOKEN (--api-token) is required");
+    if (strpbrk(tok, "\r\n")) return config_error("HOOKQ_API_TOKEN (--api-token): invalid token");
     c->token = hq_strdup(tok);
     c->json = cli_has(a, "json") > 0;
     return CLI_EXIT_OK;
@@ -328,22 +387,20 @@ int main(int argc, char **argv)
                 group_help(stdout, group);
                 return CLI_EXIT_OK;
             }
-            fprintf(stderr, "%s: '%s' needs a command\n", CLI_NAME, group);
-            group_help(stderr, group);
+            fprintf(stderr, "%s: '%s' needs a command (see '%s %s --help')\n", CLI_NAME, group, CLI_NAME, group);
             return CLI_EXIT_USAGE;
         }
         name = argv[sub];
         w1 = sub;
         if (!find_cmd(group, name)) {
-            fprintf(stderr, "%s: unknown command '%s %s'\n", CLI_NAME, group, name);
-            group_help(stderr, group);
+            fprintf(stderr, "%s: unknown command '%s %s' (see '%s %s --help')\n", CLI_NAME, group, name, CLI_NAME,
+                    group);
             return CLI_EXIT_USAGE;
         }
     }
     const struct cmd *cmd = find_cmd(group, name);
     if (!cmd) {
-        fprintf(stderr, "%s: unknown command '%s'\nRun '%s --help' for the commands.\n", CLI_NAME, name,
-                CLI_NAME);
+        fprintf(stderr, "%s: unknown command '%s' (see '%s --help')\n", CLI_NAME, name, CLI_NAME);
         return CLI_EXIT_USAGE;
     }
 
@@ -369,11 +426,9 @@ int main(int argc, char **argv)
         rc = CLI_EXIT_OK;
         goto out;
     }
-    rc = setup_ctx(&ctx, &a);
-    if (rc != CLI_EXIT_OK) goto out;
-
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    rc = cmd->run(&ctx, &a);
+    rc = setup_ctx(&ctx, &a);
+    if (rc == CLI_EXIT_OK) rc = cmd->run(&ctx, &a);
     curl_global_cleanup();
 
 out:

@@ -221,6 +221,13 @@ static char *slurp(FILE *in, size_t *len)
     return hq_buf_steal(&b, len);
 }
 
+json_t *cli_json_str(const cli_ctx *c, const char *flag, const char *v)
+{
+    json_t *s = json_string(v);
+    if (!s) cli_usage_error(c, "--%s: the value is not valid UTF-8", flag);
+    return s;
+}
+
 json_t *cli_read_json_arg(const char *flag, const char *text, int want_object)
 {
     char *owned = NULL;
