@@ -6,6 +6,22 @@
 #include <stdio.h>
 #include "hq_keys.h"
 
+int hq_prefix_check(const char *prefix, char *err, size_t errlen)
+{
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)prefix; *p; p++, n++) {
+        if (*p <= 0x20 || *p > 0x7e || *p == '{' || *p == '}') {
+            snprintf(err, errlen, "printable ASCII without spaces, '{' or '}' only");
+            return -1;
+        }
+    }
+    if (n == 0 || n > HQ_PREFIX_MAX) {
+        snprintf(err, errlen, "must be 1-%d characters", HQ_PREFIX_MAX);
+        return -1;
+    }
+    return 0;
+}
+
 void hq_key_tag(char *out, size_t n, const char *prefix, int shard)
 {
     snprintf(out, n, "%s:{%d}:", prefix, shard);

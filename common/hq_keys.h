@@ -7,6 +7,15 @@
 #define HQ_KEY_MAX 512
 #define HQ_GROUP "workers"
 
+/* Longest HOOKQ_PREFIX: keys stay well within HQ_KEY_MAX. */
+#define HQ_PREFIX_MAX 64
+
+/* 0 when prefix can start every key: 1..HQ_PREFIX_MAX printable ASCII
+ * characters, no space, no '{' or '}' (a brace would move every shard's
+ * hash tag, so all shards would share one Redis Cluster slot); else -1
+ * with why in err. */
+int hq_prefix_check(const char *prefix, char *err, size_t errlen);
+
 /* "<prefix>:{<shard>}:" */
 void hq_key_tag(char *out, size_t n, const char *prefix, int shard);
 /* "<prefix>:{<shard>}:<suffix>", suffix printf-formatted. */

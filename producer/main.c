@@ -225,6 +225,8 @@ int main(int argc, char **argv)
     if (producer_event_types_check(err, sizeof err) != 0 || producer_ui_check(err, sizeof err) != 0) die2("%s", err);
     if (c->master_key && c->master_key[0] && hq_keyring_parse(c->master_key, &p->keyring, err, sizeof err) != 0)
         die2("HOOKQ_MASTER_KEY: invalid value: %s", err);   /* never echo the key */
+    if (hq_prefix_check(c->prefix, err, sizeof err) != 0)
+        die2("HOOKQ_PREFIX: invalid value '%s': %s", c->prefix, err);
 
     char shown[1200];
     int noeviction = 1;   /* hq_redis_check_noeviction's answer, logged once listening */

@@ -223,6 +223,11 @@ int main(int argc, char **argv)
     hq_log_setup("worker", strcmp(log_format, "json") == 0, lvl);
 
     int exit_code = 0;
+    if (hq_prefix_check(w->prefix, err, sizeof err) != 0) {
+        fprintf(stderr, "hookq-worker: HOOKQ_PREFIX: invalid value '%s': %s\n", w->prefix, err);
+        exit_code = 2;
+        goto out_config;
+    }
     if (w->claim_idle_ms <= w->timeout_ms) {
         char a[32], b[32];
         hq_format_duration(w->claim_idle_ms, a, sizeof a);

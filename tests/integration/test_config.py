@@ -45,6 +45,10 @@ def test_bad_values_exit_2_naming_the_variable():
     expect_exit2("hookq-producer", "HOOKQ_MAX_BODY", "big")
     expect_exit2("hookq-producer", "HOOKQ_PAYLOAD_FORMAT", "xml")
     expect_exit2("hookq-worker", "HOOKQ_CA_FILE", "/nonexistent/ca.pem")
+    for b in ("hookq-producer", "hookq-worker"):
+        expect_exit2(b, "HOOKQ_PREFIX", "app{x}")      # would put every shard in one cluster slot
+        expect_exit2(b, "HOOKQ_PREFIX", "my app")
+        expect_exit2(b, "HOOKQ_PREFIX", "p" * 65)      # keys would be cut at HQ_KEY_MAX
 
 
 def test_missing_token_exits_2():
