@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import os
 import sys
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SECRET = os.environ["HOOKQ_DEMO_SECRET"]
 
@@ -32,7 +32,7 @@ class H(BaseHTTPRequestHandler):
         self.end_headers()
 
 
-srv = HTTPServer(("127.0.0.1", 0), H)
+srv = ThreadingHTTPServer(("127.0.0.1", 0), H)   # each worker keeps its connection open
 with open(sys.argv[1], "w") as f:
     f.write(str(srv.server_address[1]))
 srv.serve_forever()
