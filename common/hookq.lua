@@ -108,6 +108,15 @@ local function store_event(tag, stream, evkey, org, eid, typ, ca, ts, data, test
   redis.call(xcmd, eidx, xarg)
 end
 
+-- An event key that holds another org's event: the caller built it wrongly
+-- (an org's '%' and ':' must be escaped, docs/publishing.md). An error, not
+-- a replay: a replay answer would drop this event silently. Nothing is
+-- written (the check comes before every write).
+local function other_org(fname, evkey)
+  return redis.error_reply('ERR ' .. fname .. ': ' .. evkey .. " holds another org's event " ..
+                           "(escape '%' and ':' in the org part of event keys)")
+end
+
 --[[ hookq_publish: atomic fan-out of one event.
 KEYS: 1 event hash, 2 org endpoint set, 3 shard stream, 4 event-id index
 ARGV: 1 tag, 2 org, 3 event id, 4 type, 5 created_at text, 6 created_at ms,
@@ -124,8 +133,11 @@ local function publish(keys, args)
   local evkey, eps, stream = keys[1], keys[2], keys[3]
   local tag, org, eid, typ = args[1], args[2], args[3], args[4]
   local now, keep, sh, only = args[8], tonumber(args[9]), args[10], args[11] or ''
-  local prev = redis.call('HGET', evkey, 'n')
-  if prev then return {'dup', tonumber(prev)} end
+  local prev = redis.call('HMGET', evkey, 'n', 'org')
+  if prev[1] then
+    if prev[2] and prev[2] ~= org then return other_org('hookq_publish', evkey) end
+    return {'dup', tonumber(prev[1])}
+  end
   local targets = {}
   if only ~= '' then
     if redis.call('SISMEMBER', eps, only) == 0 then return {'noep', 0} end
@@ -205,8 +217,11 @@ local function publish_batch(keys, args, per)
     local evkey, org, eid, typ = keys[k + 1], args[i], args[i + 1], args[i + 2]
     local prev = fresh[evkey]
     if prev == nil and old > 0 then
-      local n = call('HGET', evkey, 'n')
-      if n then prev = tonumber(n) end
+      local f = call('HMGET', evkey, 'n', 'org')
+      if f[1] then
+        if f[2] and f[2] ~= org then return other_org('hookq_publish_batch', evkey) end
+        prev = tonumber(f[1])
+      end
     end
     if prev then
       out[k] = -1 - prev

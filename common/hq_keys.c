@@ -22,6 +22,28 @@ int hq_prefix_check(const char *prefix, char *err, size_t errlen)
     return 0;
 }
 
+size_t hq_event_key(char *out, size_t n, const char *tag, const char *org, const char *id)
+{
+    size_t k = 0;
+#define PUT(ch) do { if (k + 1 < n) out[k] = (ch); k++; } while (0)
+    for (const char *s = tag; *s; s++) PUT(*s);
+    PUT('e'); PUT('v'); PUT(':');
+    for (const char *s = org; *s; s++) {
+        if (*s == '%' || *s == ':') {
+            PUT('%');
+            PUT(*s == '%' ? '2' : '3');
+            PUT(*s == '%' ? '5' : 'A');
+        } else {
+            PUT(*s);
+        }
+    }
+    PUT(':');
+    for (const char *s = id; *s; s++) PUT(*s);
+#undef PUT
+    if (n) out[k < n ? k : n - 1] = '\0';
+    return k;
+}
+
 void hq_key_tag(char *out, size_t n, const char *prefix, int shard)
 {
     snprintf(out, n, "%s:{%d}:", prefix, shard);

@@ -16,6 +16,14 @@
  * with why in err. */
 int hq_prefix_check(const char *prefix, char *err, size_t errlen);
 
+/* An event's key "<tag>ev:<org>:<id>", with every '%' and ':' of org
+ * written %25 and %3A, so the org part ends at the first ':' after "ev:"
+ * (an event id may hold ':'; without this, org "a:b" with id "c" and org
+ * "a" with id "b:c" shared one key). Orgs without '%' or ':' keep the key
+ * they always had. Truncated to n bytes (NUL included); returns the full
+ * length, at most strlen(tag) + 3 * strlen(org) + strlen(id) + 4. */
+size_t hq_event_key(char *out, size_t n, const char *tag, const char *org, const char *id);
+
 /* "<prefix>:{<shard>}:" */
 void hq_key_tag(char *out, size_t n, const char *prefix, int shard);
 /* "<prefix>:{<shard>}:<suffix>", suffix printf-formatted. */

@@ -182,7 +182,7 @@ void producer_publish_cmd(struct producer *p, const producer_event *ev, const ch
 {
     int shard = hq_shard_of_org(ev->org, (int)p->cfg.shards);
     producer_tag(p, shard, b->tag);
-    snprintf(b->k_ev, sizeof b->k_ev, "%sev:%s:%s", b->tag, ev->org, ev->id);
+    hq_event_key(b->k_ev, sizeof b->k_ev, b->tag, ev->org, ev->id);
     snprintf(b->k_eps, sizeof b->k_eps, "%sorg:%s:eps", b->tag, ev->org);
     snprintf(b->k_stream, sizeof b->k_stream, "%sstream", b->tag);
     snprintf(b->k_eid, sizeof b->k_eid, "%seid:%s", b->tag, ev->id);
@@ -603,28 +603,22 @@ void producer_events_batch(struct producer *p, hq_http_req *req)
     j->calls = plan_calls(p, b, j->order, &j->ncalls);
     int ncalls = j->ncalls;
     shard_call *calls = j->calls;
-    /* the event keys "<tag>ev:<org>:<id>", in one allocation */
+    /* the event keys (hq_event_key: "<tag>ev:<org>:<id>", '%' and ':' of
+     * the org escaped), in one allocation */
     size_t keybytes = 1;
     for (int c = 0; c < ncalls; c++)
         for (int k = 0; k < calls[c].n; k++) {
             const producer_event *e = &b->evs[calls[c].ev[k]];
-            keybytes += strlen(calls[c].tag) + strlen(e->org) + strlen(e->id) + 5;
+            keybytes += strlen(calls[c].tag) + 3 * strlen(e->org) + strlen(e->id) + 5;
         }
     char *kp = j->keymem = hq_malloc(keybytes);
-    for (int c = 0; c < ncalls; c++) {
-        size_t taglen = strlen(calls[c].tag);
+    char *kend = kp + keybytes;
+    for (int c = 0; c < ncalls; c++)
         for (int k = 0; k < calls[c].n; k++) {
             int i = calls[c].ev[k];
-            size_t ol = strlen(b->evs[i].org), il = strlen(b->evs[i].id);
             b->evkey[i] = kp;
-            memcpy(kp, calls[c].tag, taglen);
-            memcpy(kp + taglen, "ev:", 3);
-            memcpy(kp + taglen + 3, b->evs[i].org, ol);
-            kp[taglen + 3 + ol] = ':';
-            memcpy(kp + taglen + 4 + ol, b->evs[i].id, il + 1);
-            kp += taglen + 5 + ol + il;
+            kp += hq_event_key(kp, (size_t)(kend - kp), calls[c].tag, b->evs[i].org, b->evs[i].id) + 1;
         }
-    }
     j->cmds = hq_calloc(ncalls ? (size_t)ncalls : 1, sizeof *j->cmds);
     j->replies = hq_calloc(ncalls ? (size_t)ncalls : 1, sizeof *j->replies);
     size_t nargs = (size_t)ncalls * 8 + (size_t)j->nvalid * 8;

@@ -264,17 +264,27 @@ static void route_event(struct producer *p, hq_http_req *req, const char *id)
 
     char tag[HQ_KEY_MAX], evkey[BIGKEY], stream[HQ_KEY_MAX + 16];
     producer_tag(p, shard, tag);
-    snprintf(evkey, sizeof evkey, "%sev:%s:%s", tag, org, id);
+    hq_event_key(evkey, sizeof evkey, tag, org, id);
     snprintf(stream, sizeof stream, "%sstream", tag);
-    producer_cmd cmd;
-    producer_cmd_init(&cmd);
-    producer_cmd_add(&cmd, "HGETALL");
-    producer_cmd_add(&cmd, evkey);
-    redisReply *ev = producer_redis_cmd(p, &cmd);
-    if (producer_reply_failed(p, ev) || ev->type != REDIS_REPLY_ARRAY) {
-        if (ev) freeReplyObject(ev);
-        producer_unavailable(p, req);
-        return;
+    redisReply *ev = NULL;
+    /* an org with '%' or ':' had its event keys unescaped before 2026-11-27:
+     * such an event is read from that key when the escaped one is empty */
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            if (ev->elements != 0 || !strpbrk(org, "%:")) break;
+            freeReplyObject(ev);
+            snprintf(evkey, sizeof evkey, "%sev:%s:%s", tag, org, id);
+        }
+        producer_cmd cmd;
+        producer_cmd_init(&cmd);
+        producer_cmd_add(&cmd, "HGETALL");
+        producer_cmd_add(&cmd, evkey);
+        ev = producer_redis_cmd(p, &cmd);
+        if (producer_reply_failed(p, ev) || ev->type != REDIS_REPLY_ARRAY) {
+            if (ev) freeReplyObject(ev);
+            producer_unavailable(p, req);
+            return;
+        }
     }
     const char *eorg = rstr(hfield(ev, "org"));
     if (ev->elements == 0 || !eorg || strcmp(eorg, org) != 0) {
