@@ -421,6 +421,70 @@ class Receiver:
         self.server.server_close()
 
 
+class ReceiverProc:
+    """A receiver in its own process (argv), e.g. one written from a CRM's
+    document: its first stdout line is its port, then one JSON line per
+    request ({"ok", "status", "headers", "body_b64", ...}; .reqs get "body"
+    decoded). capture: a file to append every request to, as received."""
+
+    def __init__(self, argv, name, capture=None):
+        self.name, self.capture = name, capture
+        self.errpath = os.path.join(tmpdir(), os.path.basename(name) + ".stderr")
+        self.proc = subprocess.Popen([str(a) for a in argv], stdout=subprocess.PIPE,
+                                     stderr=open(self.errpath, "wb"), start_new_session=True)
+        _procs.append(self.proc)  # killed by the cleanup at exit
+        self.port = None
+        self.reqs = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._read, daemon=True).start()
+        wait_for(lambda: self.port or self._died(), 10, "%s to print its port" % name)
+
+    def _died(self):
+        if self.proc.poll() is not None:
+            raise AssertionError("%s exited %s: %s" % (self.name, self.proc.returncode, open(self.errpath).read()))
+        return None
+
+    def _read(self):
+        for line in self.proc.stdout:
+            j = json.loads(line)
+            if self.port is None:
+                self.port = int(j)
+                continue
+            j["body"] = base64.b64decode(j["body_b64"])
+            if self.capture:
+                with open(self.capture, "a") as f:
+                    f.write(json.dumps(dict(j, receiver=self.name, body=j["body"].decode()), ensure_ascii=False) + "\n")
+            with self.lock:
+                self.reqs.append(j)
+
+    def url(self, path="/webhooks"):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def count(self):
+        with self.lock:
+            return len(self.reqs)
+
+    def wait(self, n, timeout=20):
+        wait_for(lambda: self.count() >= n or self._died(), timeout,
+                 "%d requests at %s (have %d)" % (n, self.name, self.count()))
+        with self.lock:
+            return list(self.reqs)
+
+    def close(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(10)
+
+
+def run_binary(binary, env, args=(), timeout=20):
+    """Runs a hookq binary to its exit with only env's HOOKQ_* variables:
+    (exit code, stdout, stderr)."""
+    e = {k: v for k, v in os.environ.items() if not k.startswith("HOOKQ_")}
+    e.update(env)
+    p = subprocess.run([os.path.join(BIN, binary)] + list(args), env=e, capture_output=True, timeout=timeout)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
 def scripted(statuses, headers=None):
     """A respond() answering the given statuses in order, then 200."""
     lock = threading.Lock()

@@ -6,16 +6,12 @@ event to it; the receiver must verify it, the body bytes must be what the
 document shows, and the delivery must be recorded delivered in Redis. Plus
 the negative cases: wrong secret, signature_format none, unknown formats and
 short secrets rejected, per-endpoint schedules and deployment defaults."""
-import base64
 import hashlib
 import hmac
 import json
 import os
 import re
-import signal
-import subprocess
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -35,60 +31,11 @@ W = Worker(R, HOOKQ_RETRY_SCHEDULE="1s,1s,1s", HOOKQ_TIMEOUT="5s")
 
 
 # ---------------------------------------------------------------- helpers
-class RecvProc:
+def RecvProc(script, *args):
     """A receiver from tests/compat/ in its own process: python3 for .py,
-    node for .mjs. Its first stdout line is its port, then one JSON line per
-    request: {"ok", "status", "headers", "body_b64", ...}."""
-
-    def __init__(self, script, *args):
-        exe = "node" if script.endswith(".mjs") else sys.executable
-        self.name = script
-        self.errpath = os.path.join(tmpdir(), script + ".stderr")
-        self.proc = subprocess.Popen([exe, os.path.join(COMPAT, script)] + [str(a) for a in args],
-                                     stdout=subprocess.PIPE, stderr=open(self.errpath, "wb"),
-                                     start_new_session=True)
-        harness._procs.append(self.proc)  # killed by harness's cleanup at exit
-        self.port = None
-        self.reqs = []
-        self.lock = threading.Lock()
-        threading.Thread(target=self._read, daemon=True).start()
-        wait_for(lambda: self.port or self._died(), 10, "%s to print its port" % script)
-
-    def _died(self):
-        if self.proc.poll() is not None:
-            raise AssertionError("%s exited %s: %s" % (self.name, self.proc.returncode, open(self.errpath).read()))
-        return None
-
-    def _read(self):
-        for line in self.proc.stdout:
-            j = json.loads(line)
-            if self.port is None:
-                self.port = int(j)
-                continue
-            j["body"] = base64.b64decode(j["body_b64"])
-            if CAPTURE:  # for docs/compat.md: every request as received
-                with open(CAPTURE, "a") as f:
-                    f.write(json.dumps(dict(j, receiver=self.name, body=j["body"].decode()), ensure_ascii=False) + "\n")
-            with self.lock:
-                self.reqs.append(j)
-
-    def url(self, path="/webhooks"):
-        return "http://127.0.0.1:%d%s" % (self.port, path)
-
-    def count(self):
-        with self.lock:
-            return len(self.reqs)
-
-    def wait(self, n, timeout=15):
-        wait_for(lambda: self.count() >= n or self._died(), timeout,
-                 "%d requests at %s (have %d)" % (n, self.name, self.count()))
-        with self.lock:
-            return list(self.reqs)
-
-    def close(self):
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(10)
+    node for .mjs."""
+    exe = "node" if script.endswith(".mjs") else sys.executable
+    return harness.ReceiverProc([exe, os.path.join(COMPAT, script)] + list(args), script, capture=CAPTURE)
 
 
 def deliveries(ep_id):

@@ -1,20 +1,15 @@
 """Configuration (SPEC 2): a bad value gets one line naming the variable and
 exit code 2; --help lists every variable with its default."""
 import os
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import BIN, Redis, run  # noqa: E402
+from harness import Redis, run, run_binary  # noqa: E402
 
 R = Redis()
 
 
-def start(binary, env, args=()):
-    e = {k: v for k, v in os.environ.items() if not k.startswith("HOOKQ_")}
-    e.update(env)
-    p = subprocess.run([os.path.join(BIN, binary)] + list(args), env=e, capture_output=True, timeout=20)
-    return p.returncode, p.stdout.decode(), p.stderr.decode()
+start = run_binary
 
 
 GOOD = {"HOOKQ_REDIS_URL": R.url, "HOOKQ_API_TOKEN": "t", "HOOKQ_LISTEN": "127.0.0.1:0"}

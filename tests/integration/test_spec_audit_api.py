@@ -13,21 +13,16 @@ generated ids, created_at normalisation."""
 import os
 import re
 import socket
-import subprocess
 import sys
 from urllib.parse import quote
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import BIN, Producer, Receiver, Redis, Worker, hgetall, run, wait_for  # noqa: E402
+from harness import Producer, Receiver, Redis, Worker, hgetall, run, run_binary, wait_for  # noqa: E402
 
 R = Redis()
 
 
-def start(binary, env, args=()):
-    e = {k: v for k, v in os.environ.items() if not k.startswith("HOOKQ_")}
-    e.update(env)
-    p = subprocess.run([os.path.join(BIN, binary)] + list(args), env=e, capture_output=True, timeout=20)
-    return p.returncode, p.stdout.decode(), p.stderr.decode()
+start = run_binary
 
 
 def good_env(redis=R, **kw):

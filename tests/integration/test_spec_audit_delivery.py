@@ -12,9 +12,7 @@ import hmac
 import json
 import os
 import re
-import signal
 import socket
-import subprocess
 import sys
 import threading
 
@@ -29,52 +27,16 @@ W = Worker(R, HOOKQ_RETRY_SCHEDULE="1s,1s", HOOKQ_TIMEOUT="5s")
 
 
 # ---------------------------------------------------------------- helpers
-class NodeRecv:
+def NodeRecv(name, src, *args):
     """A Node receiver from the source text `src` (an ES module) in its own
-    process. It prints its port, then one JSON line per request."""
-
-    def __init__(self, name, src, *args):
-        d = tmpdir()
-        with open(os.path.join(d, "serve.mjs"), "w") as f:
-            f.write(NODE_SERVE)
-        path = os.path.join(d, name)
-        with open(path, "w") as f:
-            f.write(src)
-        self.errpath = path + ".stderr"
-        self.proc = subprocess.Popen(["node", path] + [str(a) for a in args], stdout=subprocess.PIPE,
-                                     stderr=open(self.errpath, "wb"), start_new_session=True)
-        harness._procs.append(self.proc)
-        self.port, self.reqs, self.lock = None, [], threading.Lock()
-        threading.Thread(target=self._read, daemon=True).start()
-        wait_for(lambda: self.port or self._died(), 10, name + " to print its port")
-
-    def _died(self):
-        if self.proc.poll() is not None:
-            raise AssertionError("node exited %s: %s" % (self.proc.returncode, open(self.errpath).read()))
-        return None
-
-    def _read(self):
-        for line in self.proc.stdout:
-            j = json.loads(line)
-            if self.port is None:
-                self.port = int(j)
-                continue
-            j["body"] = base64.b64decode(j["body_b64"])
-            with self.lock:
-                self.reqs.append(j)
-
-    def url(self, path="/webhooks"):
-        return "http://127.0.0.1:%d%s" % (self.port, path)
-
-    def wait(self, n, timeout=20):
-        wait_for(lambda: len(self.reqs) >= n or self._died(), timeout, "%d requests (have %d)" % (n, len(self.reqs)))
-        with self.lock:
-            return list(self.reqs)
-
-    def close(self):
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(10)
+    process (harness.ReceiverProc)."""
+    d = tmpdir()
+    with open(os.path.join(d, "serve.mjs"), "w") as f:
+        f.write(NODE_SERVE)
+    path = os.path.join(d, name)
+    with open(path, "w") as f:
+        f.write(src)
+    return harness.ReceiverProc(["node", path] + list(args), name)
 
 
 # Plumbing shared by the Node receivers: raw body, then handle(req, raw) ->
