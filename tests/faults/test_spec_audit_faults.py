@@ -77,6 +77,22 @@ def delivered(W, L, ep):
                  "%s delivered" % eid)
 
 
+def fast_first(W, t, org, fast, n, prefix, slow_moved, clock, why):
+    """Publishes n events for the fast endpoint (another org's) and waits
+    for all of them or for the slow endpoint's clock to move (slow_moved();
+    clock says what that is); every fast delivery must have come first, and
+    each ends delivered. why: what holding them back would mean."""
+    L = Ledger()
+    for _ in range(n):
+        assert L.publish(W.P, org, prefix=prefix)[0] == 202
+    wait_for(lambda: fast_count(W, fast) >= n or slow_moved(), 60,
+             "the fast endpoint's %d deliveries or %s" % (n, clock))
+    got = fast_count(W, fast)
+    t.lap("fast endpoint: %d of %d delivered before %s" % (got, n, clock))
+    assert got == n, "%s: %d of %d fast deliveries before %s" % (why, got, n, clock)
+    delivered(W, L, fast)
+
+
 def test_rate_limited_backlog_leaves_the_pool_to_others():
     t = Timer("rate-limit-isolation")
     W = World()
@@ -90,17 +106,9 @@ def test_rate_limited_backlog_leaves_the_pool_to_others():
         wait_for(lambda: rl.count() >= 1, 20, "the rate-limited endpoint's first attempt")
         n0 = rl.count()
         t.lap("1200 events for the endpoint limited to 1/s; it has had %d" % n0)
-        L = Ledger()
-        for _ in range(30):
-            assert L.publish(W.P, org, prefix="r")[0] == 202
         # the rate-limited endpoint is the clock: 1 attempt a second
-        wait_for(lambda: fast_count(W, fast) >= 30 or rl.count() >= n0 + 8, 60,
-                 "the fast endpoint's 30 deliveries or 8 more rate-limited attempts")
-        got, more = fast_count(W, fast), rl.count() - n0
-        t.lap("fast endpoint: %d of 30 delivered while the limited one had %d more attempts" % (got, more))
-        assert got == 30, ("a rate-limited backlog starved another org's endpoint: %d of 30 delivered while "
-                           "the limited endpoint had %d more attempts" % (got, more))
-        delivered(W, L, fast)
+        fast_first(W, t, org, fast, 30, "r", lambda: rl.count() >= n0 + 8, "8 more rate-limited attempts",
+                   "a rate-limited backlog starved another org's endpoint")
     finally:
         W.stop()
         rl.close()
@@ -153,16 +161,8 @@ def test_black_hole_cold_backlog_leaves_the_pool_to_others():
         W.worker("hole-a", HOOKQ_CONCURRENCY="16", HOOKQ_ENDPOINT_CONCURRENCY="2", HOOKQ_TIMEOUT="10s",
                  HOOKQ_CLAIM_IDLE="12s")
         wait_for(lambda: hole.accepted >= 2, 20, "the black hole to hold its two slots")
-        L = Ledger()
-        for _ in range(20):
-            assert L.publish(W.P, org, prefix="h")[0] == 202
-        wait_for(lambda: fast_count(W, fast) >= 20 or hole.accepted > 2, 40,
-                 "the fast endpoint's 20 deliveries or the black hole's first timeout")
-        got, acc = fast_count(W, fast), hole.accepted
-        t.lap("fast endpoint: %d of 20 delivered; black hole accepted %d connections" % (got, acc))
-        assert got == 20, ("a black hole's backlog held the pool: %d of 20 fast deliveries before its first "
-                           "attempts timed out (%d connections)" % (got, acc))
-        delivered(W, L, fast)
+        fast_first(W, t, org, fast, 20, "h", lambda: hole.accepted > 2, "the black hole's first timeout",
+                   "a black hole's backlog held the pool")
     finally:
         W.stop()
         hole.close()
@@ -197,16 +197,8 @@ def test_endpoint_turning_black_hole_releases_the_pool():
         # until its first hanging attempts time out (10 s) it has exactly 2
         wait_for(lambda: seen["hung"] >= 2, 20, "the endpoint to hang on its two slots")
         t.lap("the endpoint turned into a black hole after %d requests" % (seen["n"] - seen["hung"]))
-        L = Ledger()
-        for _ in range(20):
-            assert L.publish(W.P, org, prefix="t")[0] == 202
-        wait_for(lambda: fast_count(W, fast) >= 20 or seen["hung"] > 2, 40,
-                 "the fast endpoint's 20 deliveries or the hung endpoint's first timeout")
-        got, hung = fast_count(W, fast), seen["hung"]
-        t.lap("fast endpoint: %d of 20 delivered; hanging requests %d" % (got, hung))
-        assert got == 20, ("the queue an endpoint built up while it was fast held the pool after it hung: "
-                           "%d of 20 fast deliveries before its first attempts timed out" % got)
-        delivered(W, L, fast)
+        fast_first(W, t, org, fast, 20, "t", lambda: seen["hung"] > 2, "the hung endpoint's first timeout",
+                   "the queue an endpoint built up while it was fast held the pool after it hung")
     finally:
         gone.set()
         W.stop()
