@@ -175,7 +175,8 @@ static int check_fields(struct producer *p, hq_http_req *req, const char *org, c
 
 static int is_env_declared(const char *type)
 {
-    return bsearch(&type, declared, (size_t)ndeclared, sizeof *declared, cmp_str) != NULL;
+    /* no HOOKQ_EVENT_TYPES: declared is NULL, which bsearch may not get */
+    return ndeclared > 0 && bsearch(&type, declared, (size_t)ndeclared, sizeof *declared, cmp_str) != NULL;
 }
 
 static void register_type(struct producer *p, hq_http_req *req)
