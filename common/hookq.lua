@@ -117,6 +117,23 @@ local function other_org(fname, evkey)
                            "(escape '%' and ':' in the org part of event keys)")
 end
 
+-- Event keys escape the org since 2026-11-27 (hq_event_key); before, an
+-- org with '%' or ':' had its events under the unescaped key, and producers
+-- of that version still write there during a rolling upgrade. A repeat of
+-- such an event under the other form of its key is a replay all the same
+-- (SPEC 3: idempotent on (org_id, id)): its deliveries, or nil. A read of
+-- a key of the same shard, before any write.
+local function other_form(evkey, tag, org, eid)
+  if not string.find(org, '[%%:]') then return nil end
+  local alt = tag .. 'ev:' .. org .. ':' .. eid
+  if alt == evkey then
+    alt = tag .. 'ev:' .. (string.gsub((string.gsub(org, '%%', '%%25')), ':', '%%3A')) .. ':' .. eid
+  end
+  local f = redis.call('HMGET', alt, 'n', 'org')
+  if f[1] and f[2] == org then return tonumber(f[1]) end
+  return nil
+end
+
 --[[ hookq_publish: atomic fan-out of one event.
 KEYS: 1 event hash, 2 org endpoint set, 3 shard stream, 4 event-id index
 ARGV: 1 tag, 2 org, 3 event id, 4 type, 5 created_at text, 6 created_at ms,
@@ -138,6 +155,8 @@ local function publish(keys, args)
     if prev[2] and prev[2] ~= org then return other_org('hookq_publish', evkey) end
     return {'dup', tonumber(prev[1])}
   end
+  local legacy = other_form(evkey, tag, org, eid)
+  if legacy then return {'dup', legacy} end
   local targets = {}
   if only ~= '' then
     if redis.call('SISMEMBER', eps, only) == 0 then return {'noep', 0} end
@@ -223,6 +242,7 @@ local function publish_batch(keys, args, per)
         prev = tonumber(f[1])
       end
     end
+    if prev == nil then prev = other_form(evkey, tag, org, eid) end
     if prev then
       out[k] = -1 - prev
     else

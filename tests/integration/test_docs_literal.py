@@ -360,6 +360,32 @@ def test_wrong_event_key_is_refused_and_older_keys_are_read():
     assert st == 200 and j["id"] == "old1" and j["org_id"] == "org:j", (st, j)
 
 
+def test_unescaped_key_of_an_earlier_version_is_a_replay():
+    """SPEC 3 (idempotent on (org_id, id)) across a rolling upgrade: an
+    event of an org with ':' published under the unescaped key of earlier
+    versions, then sent again to this producer (single or batch), is a
+    replay; and the other way round, a re-send through an earlier
+    producer's key after this one published is a replay too."""
+    org = "eu:acme"
+    rc = Receiver()
+    try:
+        P.endpoint(org, rc.url("/eu"), events=["*"])
+        assert publish(org, "up1")[0] == "new"                 # an earlier producer: unescaped key
+        st, j, h, _ = P.request("POST", "/v1/events", {"org_id": org, "type": "a.b", "id": "up1", "data": {}})
+        assert st == 202 and h.get("Idempotent-Replayed") == "true", (st, j, h)
+        assert publish(org, "up2")[0] == "new"
+        st, j = P.api("POST", "/v1/events/batch", {"events": [{"org_id": org, "type": "a.b", "id": "up2", "data": {}}]})
+        assert st in (200, 202, 207) and "replay" in json.dumps(j).lower(), (st, j)
+        st, j = P.api("POST", "/v1/events", {"org_id": org, "type": "a.b", "id": "up3", "data": {}})
+        assert st == 202, (st, j)
+        assert publish(org, "up3")[0] == "dup"                 # an earlier producer after this one
+        rc.wait(3)
+        time.sleep(1)
+        assert rc.count() == 3, [r.path for r in rc.requests]
+    finally:
+        rc.close()
+
+
 # ---------------------------------------------------------------- docs/compat.md
 def test_compat_endpoint_examples_as_printed():
     text = doc("docs/compat.md")
@@ -489,4 +515,5 @@ if __name__ == "__main__":
          test_readme_try_it_curl_commands, test_demo_receiver_answers_two_workers_at_once,
          test_api_ingest_examples_as_printed, test_api_secret_rules_match_the_docs,
          test_idempotency_is_per_org_and_id, test_wrong_event_key_is_refused_and_older_keys_are_read,
+         test_unescaped_key_of_an_earlier_version_is_a_replay,
          test_compat_endpoint_examples_as_printed, test_openapi_schemas_match_real_answers])
