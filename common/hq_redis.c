@@ -316,10 +316,10 @@ void hq_redis_url_redact(const char *url, char *out, size_t n)
     char *s = strstr(out, "://");
     if (!s) return;
     s += 3;
-    char *end = s + strcspn(s, "/?#");
-    char *at = NULL;
-    for (char *q = s; q < end; q++)
-        if (*q == '@') at = q;
+    /* the last '@' of the whole value, not of the authority alone: this
+     * runs on URLs the parser refused, e.g. for a password holding a raw
+     * '/', '?' or '#' (over-redacting a path is harmless) */
+    char *at = strrchr(s, '@');
     if (!at) return;
     char *colon = memchr(s, ':', (size_t)(at - s));
     if (!colon) return;

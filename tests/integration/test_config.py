@@ -46,6 +46,17 @@ def test_bad_values_exit_2_naming_the_variable():
         expect_exit2(b, "HOOKQ_PREFIX", "p" * 65)      # keys would be cut at HQ_KEY_MAX
 
 
+def test_bad_redis_url_never_shows_its_password():
+    """SPEC 8: secrets never appear in logs, also in the exit-2 line for an
+    unparsable URL (a password holding '/', '?' or '#')."""
+    for b in ("hookq-producer", "hookq-worker"):
+        for pw in ("se/cret", "se?cret", "se#cret"):
+            env = dict(GOOD, HOOKQ_REDIS_URL="redis://:%s@127.0.0.1:1/0" % pw)
+            code, out, err = start(b, env)
+            assert code == 2 and "HOOKQ_REDIS_URL" in err, (b, pw, code, err)
+            assert "cret" not in err, (b, pw, err)
+
+
 def test_missing_token_exits_2():
     env = dict(GOOD)
     del env["HOOKQ_API_TOKEN"]
@@ -71,5 +82,6 @@ def test_flag_overrides_env():
 
 
 if __name__ == "__main__":
-    run([test_bad_values_exit_2_naming_the_variable, test_missing_token_exits_2,
+    run([test_bad_values_exit_2_naming_the_variable, test_bad_redis_url_never_shows_its_password,
+         test_missing_token_exits_2,
          test_help_lists_variables_with_defaults, test_flag_overrides_env])
