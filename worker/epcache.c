@@ -217,6 +217,8 @@ static void pump(struct hq_worker *w, struct epentry *ep)
         ep->inflight++;
         if (!ep->first_start_ms)
             ep->first_start_ms = hq_now_ms();
+        if (ep->inflight == w->ep_concurrency)
+            ep->full_since_ms = hq_now_ms();
         delivery_start(d);
     }
     ep->pumping = 0;
@@ -229,7 +231,9 @@ static void pump(struct hq_worker *w, struct epentry *ep)
 static double latency_estimate(struct epentry *ep, int64_t now, int cap)
 {
     double est = ep->lat_ewma_ms;
-    int64_t since = ep->last_done_ms ? ep->last_done_ms : ep->first_start_ms;
+    /* the slots' busy period starts when they last filled up: an attempt
+     * that ended before (an idle endpoint's last one) says nothing of now */
+    int64_t since = ep->last_done_ms > ep->full_since_ms ? ep->last_done_ms : ep->full_since_ms;
     if (ep->inflight >= cap && since > 0 && (double)(now - since) > est)
         est = (double)(now - since);
     return est;

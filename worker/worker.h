@@ -116,6 +116,7 @@ struct epentry {
     double lat_ewma_ms;
     int64_t last_done_ms;
     int64_t first_start_ms;  /* when its first attempt here started */
+    int64_t full_since_ms;   /* when its in-flight count last reached HOOKQ_ENDPOINT_CONCURRENCY */
 };
 
 enum dlv_state { DLV_LOADING, DLV_WAITING, DLV_INFLIGHT, DLV_DONE };

@@ -15,10 +15,11 @@ import re
 import socket
 import sys
 import threading
+import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
-from harness import (Producer, Receiver, Redis, Worker, delivery_hashes, run, scripted,  # noqa: E402
+from harness import (Producer, Receiver, Redis, Worker, delivery_hashes, metric, run, scripted,  # noqa: E402
                      standard_verify, tmpdir, wait_for)
 
 R = Redis()
@@ -381,6 +382,41 @@ def test_503_retry_after_is_capped_at_the_last_step():
     rc.close()
 
 
+def test_idle_endpoint_takes_a_burst_without_deferring():
+    """SPEC 7 (one slow endpoint never slows the others, and a fast one is
+    not taken for slow): a healthy endpoint that sat idle gets a burst far
+    larger than its concurrency. The worker's pace estimate used to count
+    the idle time as one long attempt (time since the last attempt ended,
+    once every slot was busy), so most of the burst was handed back to the
+    retry set for up to a minute. Own Redis and worker: 4 slots per
+    endpoint, so a burst of 100 needs the pace to be right (a 4 s attempt
+    allows 8 waiting; the receiver's real pace, thousands)."""
+    r = Redis()
+    p = Producer(r)
+    w = Worker(r, "worker-idle", HOOKQ_ENDPOINT_CONCURRENCY="4")
+    rcv = Receiver()
+
+    def deferred():
+        st, text = w.get("/metrics")
+        assert st == 200
+        return metric(text, "hookq_deferred_total")
+    try:
+        p.endpoint("org-idle", rcv.url("/idle"), events=["*"])
+        p.publish("org-idle", "a.b", {"warm": 1})
+        rcv.wait(1)
+        time.sleep(4)                      # idle, far longer than any attempt
+        d0 = deferred()
+        st, j = p.api("POST", "/v1/events/batch",
+                      {"events": [{"org_id": "org-idle", "type": "a.b", "data": {"i": i}} for i in range(100)]})
+        assert st == 202, (st, j)
+        rcv.wait(101, 30)
+        assert deferred() == d0, "an idle healthy endpoint's burst was deferred: %d" % (deferred() - d0)
+    finally:
+        assert w.stop() == 0
+        p.stop()
+        rcv.close()
+        r.kill()
+
 if __name__ == "__main__":
     run([test_002_bolten_long_bearer_token_is_sent_whole,
          test_002_bolten_long_api_key_and_basic_credentials_are_sent_whole,
@@ -389,4 +425,5 @@ if __name__ == "__main__":
          test_003_event_payload_identical_across_retries_with_millis,
          test_004_connectgain_express_verifier_on_retry_and_test_event,
          test_early_answer_before_the_body_is_read_is_the_outcome,
-         test_503_retry_after_is_capped_at_the_last_step])
+         test_503_retry_after_is_capped_at_the_last_step,
+         test_idle_endpoint_takes_a_burst_without_deferring])
