@@ -130,6 +130,7 @@ struct sockctx {
     struct hq_worker *w;
     struct lane *lane;             /* the multi that last asked for this socket */
     int events;                    /* UV_READABLE|UV_WRITABLE the poll runs with; 0 stopped */
+    int want;                      /* what curl last asked for (on_socket), even while stopped */
     int wanted;                    /* curl watches it (between CURL_POLL_IN/OUT and _REMOVE) */
     int ours;                      /* a connection socket: closed through on_closesocket */
     int proven;                    /* ours, connected, identity checked once (see above) */
@@ -404,6 +405,7 @@ static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *sock
     int ev = 0;
     if (what & CURL_POLL_IN) ev |= UV_READABLE;
     if (what & CURL_POLL_OUT) ev |= UV_WRITABLE;
+    sc->want = ev;
     if (ev != sc->events) {
         uv_poll_start(&sc->poll, ev, on_poll);
         sc->events = ev;
@@ -606,8 +608,12 @@ static curl_socket_t on_opensocket(void *clientp, curlsocktype purpose, struct c
         old->id = id;
         old->ours = 1;
         old->proven = 0;
-        if (old->events)
-            uv_poll_start(&old->poll, old->events, on_poll);
+        /* what curl asked for, also when libuv stopped the poll on the
+         * old socket's error (on_poll): curl will not ask again */
+        if (old->want) {
+            uv_poll_start(&old->poll, old->want, on_poll);
+            old->events = old->want;
+        }
     } else if (old) {
         sock_unlink_close(d->w, old);
     }
