@@ -287,8 +287,8 @@ static const char *bad_api_url(const char *url)
              (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0))
         why = "the scheme must be http or https";
     else if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !*host) why = "no host";
-    else if (curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK ||
-             curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0) == CURLUE_OK)
+    else if (strpbrk(url, "?#") || curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK ||
+             curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0) == CURLUE_OK)   /* curl drops an empty '#' */
         why = "no query or fragment allowed";
     curl_free(scheme);
     curl_free(host);

@@ -91,7 +91,8 @@ def test_cli_bad_api_url_is_a_config_error():
     """docs/cli.md: "a bad --api URL" exits 2; SPEC 2: one line naming the
     variable and the value. Not 3 (the API is not unreachable, the URL is bad)."""
     for bad in ("http://", "http://[::1", "http://127.0.0.1:99999", "http://a b:8080", "localhost:8080",
-                "ftp://127.0.0.1:8080", "http://127.0.0.1:8080/?x=1", "http://127.0.0.1:8080/#frag"):
+                "ftp://127.0.0.1:8080", "http://127.0.0.1:8080/?x=1", "http://127.0.0.1:8080/#frag",
+                "http://127.0.0.1:8080/#", "http://127.0.0.1:8080/?"):   # curl drops an empty fragment or query
         for how in ("env", "flag"):
             if how == "env":
                 rc, out, err = hookq("stats", api=bad)
