@@ -237,16 +237,6 @@ int main(int argc, char **argv)
         exit_code = 2;
         goto out_config;
     }
-    if (w->claim_idle_ms <= 31000) {
-        /* an endpoint's timeout_ms may ask for up to 30 s; delivery.c cuts
-         * every attempt to HOOKQ_CLAIM_IDLE - 1 s so no live claim is
-         * reclaimed: say so once rather than silently */
-        char a[32], b[32];
-        hq_format_duration(w->claim_idle_ms, a, sizeof a);
-        hq_format_duration(w->claim_idle_ms - 1000, b, sizeof b);
-        hq_warn("HOOKQ_CLAIM_IDLE is at most 31s: endpoint timeouts above HOOKQ_CLAIM_IDLE - 1s are cut to it",
-                "claim_idle", a, "attempt_timeout_max", b);
-    }
     if (w->ca_file && w->ca_file[0] && access(w->ca_file, R_OK) != 0) {
         /* else every HTTPS attempt would fail, one by one, until dead */
         fprintf(stderr, "hookq-worker: HOOKQ_CA_FILE: invalid value '%s': %s\n", w->ca_file, strerror(errno));
@@ -282,6 +272,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "hookq-worker: %s\n", err);
         exit_code = 2;
         goto out_config;
+    }
+    if (w->claim_idle_ms < 31000) {
+        /* an endpoint's timeout_ms may ask for up to 30 s; delivery.c cuts
+         * every attempt to HOOKQ_CLAIM_IDLE - 1 s so no live claim is
+         * reclaimed: say so once rather than silently (after every exit-2
+         * check, so those stay one line) */
+        char a[32], b[32];
+        hq_format_duration(w->claim_idle_ms, a, sizeof a);
+        hq_format_duration(w->claim_idle_ms - 1000, b, sizeof b);
+        hq_warn("HOOKQ_CLAIM_IDLE is under 31s: endpoint timeouts above HOOKQ_CLAIM_IDLE - 1s are cut to it",
+                "claim_idle", a, "attempt_timeout_max", b);
     }
 
     signal(SIGPIPE, SIG_IGN);
