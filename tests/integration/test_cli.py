@@ -308,6 +308,9 @@ def test_send_is_delivered():
     out = ok("deliveries", "list", ep["id"], "--status", "all", "--limit", "10")
     assert out.splitlines()[0].split()[:3] == ["TIME", "DELIVERY", "#"], out
     assert "delivered" in out, out
+    # the receiver got both before the worker recorded the second outcome
+    wait_for(lambda: len(ok_json("deliveries", "list", ep["id"], "--status", "delivered")["data"]) >= 2, 10,
+             "both outcomes in the attempt log")
     j = ok_json("deliveries", "list", ep["id"], "--status", "delivered")
     assert isinstance(j["data"], list) and len(j["data"]) == 2, j
     assert all(e["status"] == "delivered" for e in j["data"]), j
