@@ -157,6 +157,11 @@ int main(int argc, char **argv)
     struct producer *p = &prod;
     struct producer_config *c = &p->cfg;
     signal(SIGPIPE, SIG_IGN);
+    /* the workers' settings of SPEC 2's table: checked here too, so a bad
+     * value is an exit-2 error wherever it is given (not used otherwise) */
+    int64_t w_timeout = 0;
+    long long w_conc = 0, w_epconc = 0;
+    int w_private = 0;
 
     const hq_opt opts[] = {
         { "HOOKQ_REDIS_URL", "redis-url", HQ_OPT_STR, "redis://127.0.0.1:6379/0", 0, 0, 0, NULL,
@@ -182,6 +187,14 @@ int main(int argc, char **argv)
           "default signature format of new endpoints", &c->signature_format },
         { "HOOKQ_RETRY_SCHEDULE", "retry-schedule", HQ_OPT_SCHEDULE, "1m,5m,30m,2h,6h", 0, 0, 0, NULL,
           "delays after attempts 1..n (validated here; used by workers)", &c->retry_schedule },
+        { "HOOKQ_TIMEOUT", "timeout", HQ_OPT_DURATION, "10s", 0, 100, 30000, NULL,
+          "per-attempt timeout (validated here; used by workers)", &w_timeout },
+        { "HOOKQ_CONCURRENCY", "concurrency", HQ_OPT_INT, "1024", 0, 1, 100000, NULL,
+          "deliveries in flight per worker (validated here; used by workers)", &w_conc },
+        { "HOOKQ_ENDPOINT_CONCURRENCY", "endpoint-concurrency", HQ_OPT_INT, "32", 0, 1, 100000, NULL,
+          "deliveries in flight per endpoint per worker (validated here; used by workers)", &w_epconc },
+        { "HOOKQ_ALLOW_PRIVATE_NETWORKS", "allow-private-networks", HQ_OPT_BOOL, "0", 0, 0, 0, NULL,
+          "allow delivery to loopback/private addresses (validated here; used by workers)", &w_private },
         { "HOOKQ_RETENTION", "retention", HQ_OPT_DURATION, "7d", 0, 1000, 3650 * DAY_MS, NULL,
           "how long events and delivery records are kept (at least 24h for idempotency)", &c->retention_ms },
         { "HOOKQ_ROTATION_OVERLAP", "rotation-overlap", HQ_OPT_DURATION, "24h", 0, 0, 365 * DAY_MS, NULL,

@@ -41,6 +41,12 @@ def test_bad_values_exit_2_naming_the_variable():
     expect_exit2("hookq-producer", "HOOKQ_PAYLOAD_FORMAT", "xml")
     expect_exit2("hookq-worker", "HOOKQ_CA_FILE", "/nonexistent/ca.pem")
     for b in ("hookq-producer", "hookq-worker"):
+        # SPEC 2's table: a bad value is exit 2 for either binary, also where only the workers use it
+        expect_exit2(b, "HOOKQ_TIMEOUT", "abc")
+        expect_exit2(b, "HOOKQ_CONCURRENCY", "lots")
+        expect_exit2(b, "HOOKQ_ENDPOINT_CONCURRENCY", "0")
+        expect_exit2(b, "HOOKQ_ALLOW_PRIVATE_NETWORKS", "maybe")
+        expect_exit2(b, "HOOKQ_RETRY_SCHEDULE", "1m,,5m")
         expect_exit2(b, "HOOKQ_PREFIX", "app{x}")      # would put every shard in one cluster slot
         expect_exit2(b, "HOOKQ_PREFIX", "my app")
         expect_exit2(b, "HOOKQ_PREFIX", "p" * 65)      # keys would be cut at HQ_KEY_MAX
