@@ -12,9 +12,7 @@ import hmac
 import json
 import os
 import re
-import socket
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -317,53 +315,52 @@ class EarlyAnswer:
 
     def __init__(self, status):
         self.status, self.count = status, 0
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
+        self.srv = harness.RawServer(self._answer, threaded=False, backlog=16)
 
-    def _serve(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            head = b""
-            while b"\r\n\r\n" not in head:
-                d = c.recv(4096)
-                if not d:
-                    break
-                head += d
-            self.count += 1
-            c.sendall(b"HTTP/1.1 %d Answer\r\nContent-Length: 4\r\nConnection: close\r\n\r\nnope" % self.status)
-            c.close()
+    def _answer(self, c):
+        head = b""
+        while b"\r\n\r\n" not in head:
+            d = c.recv(4096)
+            if not d:
+                break
+            head += d
+        self.count += 1
+        c.sendall(b"HTTP/1.1 %d Answer\r\nContent-Length: 4\r\nConnection: close\r\n\r\nnope" % self.status)
+        c.close()
 
     def url(self):
-        return "http://127.0.0.1:%d/early" % self.port
+        return "http://127.0.0.1:%d/early" % self.srv.port
 
     def close(self):
-        self.sock.close()
+        self.srv.close()
 
 
 def test_early_answer_before_the_body_is_read_is_the_outcome():
     """SPEC 4: 2xx delivered, 410 disables the endpoint, any other status is
     recorded. A receiver that answers before reading a large body (and so
     resets the connection) still answered: its status decides, as with
-    curl(1), not a transport error."""
+    curl(1), not a transport error. (When the reset reaches the worker
+    between its poll and its next send, libcurl fails the send before it
+    reads: "Send failure", and the next attempt answers; rare, more so on a
+    busy box. So the outcome is judged on the last attempt, of three.)"""
     big = {"pad": "x" * 200000}
     for status in (200, 401, 410):
         rc = EarlyAnswer(status)
         org = "early-%d" % status
-        ep = P.endpoint(org, rc.url(), events=["*"], retry_schedule="1s")
+        ep = P.endpoint(org, rc.url(), events=["*"], retry_schedule="1s,1s")
         P.publish(org, "a.b", big)
         want = "delivered" if status == 200 else "dead"
-        d = wait_state(ep["id"], want, timeout=30)[0]
-        a1 = json.loads(d["a1"])
-        assert a1["http_status"] == status, (status, a1["http_status"], a1["error"], a1["class"])
+        d = wait_state(ep["id"], want, timeout=40)[0]
+        tries = [json.loads(d["a%d" % i]) for i in range(1, int(d["n"]) + 1)]
+        # each attempt got the answer, or lost the race above; never "select/poll returned error" (the
+        # answer dropped on the poll's error, before the fix)
+        for a in tries:
+            assert a["http_status"] == status or (a["error"] or "").startswith("Send failure"), \
+                (status, a["http_status"], a["error"], a["class"])
+        assert tries[-1]["http_status"] == status, tries
         if status == 410:
             st, j = P.api("GET", "/v1/endpoints/" + ep["id"])
-            assert j["is_active"] is False and rc.count == 1, (j, rc.count)
+            assert j["is_active"] is False and rc.count == int(d["n"]), (j, rc.count, d["n"])
         rc.close()
 
 
