@@ -35,7 +35,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from faultlib import Ledger, Receiver, Timer, World, post, quiet, wait_for  # noqa: E402
 from checker import check, delivery_id, ok200, recording, shard_of_id, tag  # noqa: E402
-from harness import hgetall, run  # noqa: E402
+from harness import RawServer, hgetall, run  # noqa: E402
 
 
 def fast_endpoint_elsewhere(W, slow_ep, path="/fast"):
@@ -119,31 +119,21 @@ class BlackHole:
     """Accepts connections, reads whatever comes and never answers."""
 
     def __init__(self):
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(256)
-        self.port = self.sock.getsockname()[1]
         self.accepted = 0
         self.conns = []
         self.lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.srv = RawServer(self._hold, threaded=False, backlog=256)
 
-    def _accept(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            with self.lock:
-                self.accepted += 1
-                self.conns.append(c)
+    def _hold(self, c):
+        with self.lock:
+            self.accepted += 1
+            self.conns.append(c)
 
     def url(self):
-        return "http://127.0.0.1:%d/hole" % self.port
+        return "http://127.0.0.1:%d/hole" % self.srv.port
 
     def close(self):
-        self.sock.close()
+        self.srv.close()
         for c in self.conns:
             c.close()
 
@@ -256,25 +246,12 @@ class HalfHead:
 
     def __init__(self, prefix):
         self.prefix = prefix
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
         self.seen = {}
         self.lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.srv = RawServer(self._serve)
 
     def url(self):
-        return "http://127.0.0.1:%d/half" % self.port
-
-    def _accept(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+        return "http://127.0.0.1:%d/half" % self.srv.port
 
     def _serve(self, c):
         try:
@@ -312,7 +289,7 @@ class HalfHead:
             c.close()
 
     def close(self):
-        self.sock.close()
+        self.srv.close()
 
 
 def test_response_head_cut_off_is_not_delivered():

@@ -476,6 +476,36 @@ class ReceiverProc:
             self.proc.wait(10)
 
 
+class RawServer:
+    """A TCP listener on 127.0.0.1:<random> for receivers written by hand
+    at the socket level: on_conn(conn) is called for every accepted
+    connection, in a thread of its own when threaded, else in the accepting
+    thread (one connection at a time). close() stops accepting."""
+
+    def __init__(self, on_conn, threaded=True, backlog=64):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(backlog)
+        self.port = self.sock.getsockname()[1]
+        self.on_conn, self.threaded = on_conn, threaded
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            if self.threaded:
+                threading.Thread(target=self.on_conn, args=(c,), daemon=True).start()
+            else:
+                self.on_conn(c)
+
+    def close(self):
+        self.sock.close()
+
+
 def run_binary(binary, env, args=(), timeout=20):
     """Runs a hookq binary to its exit with only env's HOOKQ_* variables:
     (exit code, stdout, stderr)."""
