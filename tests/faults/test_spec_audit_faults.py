@@ -35,7 +35,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from faultlib import Ledger, Receiver, Timer, World, post, quiet, wait_for  # noqa: E402
 from checker import check, delivery_id, ok200, recording, shard_of_id, tag  # noqa: E402
-from harness import RawServer, hgetall, run  # noqa: E402
+from harness import RawServer, hgetall, read_request, run  # noqa: E402
 
 
 def fast_endpoint_elsewhere(W, slow_ep, path="/fast"):
@@ -256,23 +256,13 @@ class HalfHead:
     def _serve(self, c):
         try:
             c.settimeout(10)
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = c.recv(65536)
-                if not chunk:
-                    return
-                data += chunk
-            head, body = data.split(b"\r\n\r\n", 1)
+            r = read_request(c)
+            if r is None:
+                return
             hdr = {}
-            for line in head.split(b"\r\n")[1:]:
+            for line in r[0].split(b"\r\n")[1:]:
                 k, _, v = line.partition(b":")
                 hdr[k.strip().lower().decode()] = v.strip().decode()
-            n = int(hdr.get("content-length", "0"))
-            while len(body) < n:
-                chunk = c.recv(65536)
-                if not chunk:
-                    return
-                body += chunk
             eid = hdr.get("x-webhook-id")
             with self.lock:
                 first = eid not in self.seen

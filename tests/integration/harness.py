@@ -13,6 +13,7 @@ import hmac
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -504,6 +505,35 @@ class RawServer:
 
     def close(self):
         self.sock.close()
+
+
+def read_head(c, buf=b""):
+    """Reads socket c until a request head is complete: (head, what came
+    after it), or None at EOF."""
+    while b"\r\n\r\n" not in buf:
+        d = c.recv(65536)
+        if not d:
+            return None
+        buf += d
+    head, rest = buf.split(b"\r\n\r\n", 1)
+    return head, rest
+
+
+def read_request(c, buf=b""):
+    """A whole request from socket c (a Content-Length body): (head, body,
+    what came after it), or None at EOF."""
+    r = read_head(c, buf)
+    if r is None:
+        return None
+    head, rest = r
+    m = re.search(rb"\r\nContent-Length: *(\d+)", head, re.I)
+    n = int(m.group(1)) if m else 0
+    while len(rest) < n:
+        d = c.recv(65536)
+        if not d:
+            return None
+        rest += d
+    return head, rest[:n], rest[n:]
 
 
 def run_binary(binary, env, args=(), timeout=20):

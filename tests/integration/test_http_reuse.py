@@ -8,13 +8,13 @@ socket that turned readable must not make the worker spin. The servers are
 raw sockets so the tests see the bytes and the connections."""
 import os
 import re
-import socket
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Producer, Redis, Worker, delivery_hashes, run, wait_for  # noqa: E402
+import harness  # noqa: E402
+from harness import Producer, Redis, Worker, delivery_hashes, read_request, run, wait_for  # noqa: E402
 
 R = Redis()
 P = Producer(R)
@@ -30,42 +30,21 @@ class RawServer:
         self.heads, self.conns = [], 0
         self.lock = threading.Lock()
         self.after, self.status = after, status
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.srv = harness.RawServer(self._serve)
 
     def url(self, path="/hook"):
-        return "http://127.0.0.1:%d%s" % (self.sock.getsockname()[1], path)
-
-    def _accept(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            with self.lock:
-                self.conns += 1
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+        return "http://127.0.0.1:%d%s" % (self.srv.port, path)
 
     def _serve(self, c):
+        with self.lock:
+            self.conns += 1
         buf = b""
         try:
             while True:
-                while b"\r\n\r\n" not in buf:
-                    d = c.recv(65536)
-                    if not d:
-                        return
-                    buf += d
-                head, rest = buf.split(b"\r\n\r\n", 1)
-                m = re.search(rb"\r\nContent-Length: *(\d+)", head, re.I)
-                n = int(m.group(1)) if m else 0
-                while len(rest) < n:
-                    d = c.recv(65536)
-                    if not d:
-                        return
-                    rest += d
-                buf = rest[n:]
+                r = read_request(c, buf)
+                if r is None:
+                    return
+                head, _, buf = r
                 with self.lock:
                     self.heads.append(head)
                 c.sendall(b"HTTP/1.1 " + self.status + b"\r\nContent-Length: 2\r\n\r\nok")
@@ -81,7 +60,7 @@ class RawServer:
             return len(self.heads)
 
     def close(self):
-        self.sock.close()
+        self.srv.close()
 
 
 def lines(head):
