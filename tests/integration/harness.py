@@ -536,6 +536,19 @@ def read_request(c, buf=b""):
     return head, rest[:n], rest[n:]
 
 
+def run_cli(args, api, token, stdin=None, timeout=30):
+    """Runs the hookq CLI with HOOKQ_API_URL/HOOKQ_API_TOKEN set to api and
+    token (None = unset; args may be bytes): (exit code, stdout, stderr)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOOKQ_API_")}
+    if api is not None:
+        env["HOOKQ_API_URL"] = api
+    if token is not None:
+        env["HOOKQ_API_TOKEN"] = token
+    p = subprocess.run([os.path.join(BIN, "hookq")] + list(args), env=env, input=stdin, capture_output=True,
+                       timeout=timeout)
+    return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+
+
 def run_binary(binary, env, args=(), timeout=20):
     """Runs a hookq binary to its exit with only env's HOOKQ_* variables:
     (exit code, stdout, stderr)."""

@@ -15,7 +15,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import BIN, TOKEN, Producer, Receiver, Redis, Worker, hex_sig, run, standard_verify, tmpdir, wait_for  # noqa: E402,E501
+from harness import BIN, TOKEN, Producer, Receiver, Redis, Worker, hex_sig, run, run_cli, standard_verify, tmpdir, wait_for  # noqa: E402,E501
 
 R = Redis()
 P = Producer(R)
@@ -32,15 +32,8 @@ def worker():
 
 
 def hookq(*args, token=TOKEN, api=API, stdin=None, timeout=30):
-    """Runs hookq with HOOKQ_API_URL/HOOKQ_API_TOKEN set (None = unset).
-    Returns (exit code, stdout, stderr)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HOOKQ_API_")}
-    if api is not None:
-        env["HOOKQ_API_URL"] = api
-    if token is not None:
-        env["HOOKQ_API_TOKEN"] = token
-    p = subprocess.run([HOOKQ] + list(args), env=env, input=stdin, capture_output=True, timeout=timeout)
-    return p.returncode, p.stdout.decode(), p.stderr.decode()
+    """harness.run_cli against this file's producer."""
+    return run_cli(args, api, token, stdin=stdin, timeout=timeout)
 
 
 def ok(*args, **kw):

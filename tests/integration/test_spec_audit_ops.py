@@ -18,19 +18,16 @@ Real Redis, real binaries, real HTTP receivers; no timing assertions."""
 import json
 import os
 import re
-import signal
-import subprocess
 import sys
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (BIN, SRC, TOKEN, Producer, Receiver, Redis, Worker, hgetall, metric, run,  # noqa: E402
+from harness import (SRC, TOKEN, Producer, Receiver, Redis, Worker, hgetall, metric, run, run_cli,  # noqa: E402
                      wait_for)
 
 R = Redis()
 P = Producer(R)
 API = "http://%s:%d" % (P.host, P.port)
-HOOKQ = os.path.join(BIN, "hookq")
 _worker = []
 
 
@@ -41,15 +38,8 @@ def worker():
 
 
 def hookq(*args, token=TOKEN, api=API, timeout=30):
-    """Runs the CLI with HOOKQ_API_URL/HOOKQ_API_TOKEN (None = unset).
-    args may be bytes (for values that are not UTF-8)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HOOKQ_API_")}
-    if api is not None:
-        env["HOOKQ_API_URL"] = api
-    if token is not None:
-        env["HOOKQ_API_TOKEN"] = token
-    p = subprocess.run([HOOKQ] + list(args), env=env, capture_output=True, timeout=timeout)
-    return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+    """harness.run_cli against this file's producer (args may be bytes)."""
+    return run_cli(args, api, token, timeout=timeout)
 
 
 def one_line_error(err):
