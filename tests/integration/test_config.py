@@ -40,6 +40,9 @@ def test_bad_values_exit_2_naming_the_variable():
     expect_exit2("hookq-producer", "HOOKQ_MAX_BODY", "big")
     expect_exit2("hookq-producer", "HOOKQ_PAYLOAD_FORMAT", "xml")
     expect_exit2("hookq-worker", "HOOKQ_CA_FILE", "/nonexistent/ca.pem")
+    # a claim idle under 31 s is warned about, but only after every exit-2 check: still one line
+    expect_exit2("hookq-worker", "HOOKQ_CA_FILE", "/nonexistent/ca.pem",
+                 extra={"HOOKQ_CLAIM_IDLE": "20s", "HOOKQ_TIMEOUT": "5s"})
     for b in ("hookq-producer", "hookq-worker"):
         # SPEC 2's table: a bad value is exit 2 for either binary, also where only the workers use it
         expect_exit2(b, "HOOKQ_TIMEOUT", "abc")
